@@ -1,0 +1,102 @@
+"""The one command-line entry point: decode, encode, vectors check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+
+from . import golden, wire
+from .vectors import load_vectors
+
+
+def _decode(args: argparse.Namespace) -> int:
+    try:
+        data = bytes.fromhex(args.hex)
+    except ValueError as exc:
+        print(f"error: not hex: {exc}", file=sys.stderr)
+        return 1
+    try:
+        codec = wire.codec(args.protocol)
+        message = codec.decode(data, args.state)
+    except (KeyError, wire.DecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(codec.to_json(message)))
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    try:
+        codec = wire.codec(args.protocol)
+        document = json.loads(args.json)
+        if "message" not in document:
+            print('error: the JSON needs a "message" name and its "fields"', file=sys.stderr)
+            return 1
+        message = codec.from_json(document)
+        print(codec.encode(message).hex())
+    except (KeyError, ValueError, TypeError, wire.EncodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _vectors_check(args: argparse.Namespace) -> int:
+    rows: Counter[tuple[str, str]] = Counter()
+    failed: list[tuple[str, list[str]]] = []
+    for vector in load_vectors():
+        problems = golden.check(vector)
+        key = (vector.file.removesuffix(".yaml"), "fail" if problems else "pass")
+        rows[key] += 1
+        rows[(vector.file.removesuffix(".yaml"), vector.source)] += 1
+        if vector.real:
+            rows[(vector.file.removesuffix(".yaml"), "real")] += 1
+        if problems:
+            failed.append((vector.id, problems))
+    files = sorted({file for file, _ in rows})
+    header = f"{'file':<22}{'vectors':>8}{'ours':>6}{'external':>10}{'real':>6}{'pass':>6}{'fail':>6}"
+    print(header)
+    print("-" * len(header))
+    for file in files:
+        total = rows[(file, "ours")] + rows[(file, "external")]
+        print(
+            f"{file:<22}{total:>8}{rows[(file, 'ours')]:>6}{rows[(file, 'external')]:>10}"
+            f"{rows[(file, 'real')]:>6}{rows[(file, 'pass')]:>6}{rows[(file, 'fail')]:>6}"
+        )
+    passed = sum(rows[(f, "pass")] for f in files)
+    print("-" * len(header))
+    print(f"{'total':<22}{passed + len(failed):>8}{'':>28}{passed:>6}{len(failed):>6}")
+    for vector_id, problems in failed:
+        for problem in problems:
+            print(f"FAIL {vector_id}: {problem}")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    decode = commands.add_parser("decode", help="decode one message from hex to JSON")
+    decode.add_argument("protocol", help=", ".join(wire.PROTOCOLS))
+    decode.add_argument("hex")
+    decode.add_argument("--state", default=None, help="the protocol state the message was received in")
+    decode.set_defaults(run=_decode)
+    encode = commands.add_parser("encode", help='encode {"message": ..., "fields": {...}} to hex')
+    encode.add_argument("protocol", help=", ".join(wire.PROTOCOLS))
+    encode.add_argument("json")
+    encode.set_defaults(run=_encode)
+    vectors = commands.add_parser("vectors", help="golden vectors")
+    vector_commands = vectors.add_subparsers(dest="vectors_command", required=True)
+    check = vector_commands.add_parser("check", help="decode and re-encode every golden vector")
+    check.set_defaults(run=_vectors_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

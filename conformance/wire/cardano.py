@@ -1,0 +1,76 @@
+"""Cardano specifics the network layer needs: the point (slot, hash) of a header or block of any era.
+
+A header's hash is blake2b-256 of its exact bytes; Byron hashes `[0|1, header]` (EBB 0, main 1), which
+for the bytes we hold means the prefix 0x82 0x00 or 0x82 0x01. A Byron slot is `epoch * 10k + slot in
+epoch` (an EBB takes the first slot of its epoch); `k` is 2160 on mainnet, preprod and preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .cbor import decode_item, encode_item
+from .errors import ShapeMismatch
+
+BYRON_K = 2160
+
+
+@dataclass(frozen=True)
+class Point:
+    slot: int
+    hash: bytes
+
+    def as_fields(self) -> dict[str, Any]:
+        return {"slot": self.slot, "hash": self.hash}
+
+
+def blake2b_256(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def byron_point(header_cbor: bytes, variant: int, k: int = BYRON_K) -> Point:
+    """Point of a Byron header given as its exact bytes; `variant` 0 = EBB, 1 = main block."""
+    header, _ = decode_item(header_cbor)
+    try:
+        consensus = header[3]
+        if variant == 0:
+            slot = int(consensus[0]) * 10 * k
+        else:
+            epoch, slot_in_epoch = consensus[0]
+            slot = int(epoch) * 10 * k + int(slot_in_epoch)
+    except (IndexError, TypeError, ValueError):
+        raise ShapeMismatch("a Byron header [magic, prev, proof, consensus, extra]", path="$[3]") from None
+    return Point(slot, blake2b_256(bytes((0x82, variant)) + header_cbor))
+
+
+def shelley_point(header_cbor: bytes) -> Point:
+    """Point of a Shelley-family header `[header_body, kes_signature]`; the slot is header_body[1]."""
+    header, _ = decode_item(header_cbor)
+    try:
+        slot = int(header[0][1])
+    except (IndexError, TypeError, ValueError):
+        raise ShapeMismatch(
+            "a header [header_body [block_no, slot, ...], signature]", path="$[0][1]"
+        ) from None
+    return Point(slot, blake2b_256(header_cbor))
+
+
+def header_point(header: dict[str, Any], k: int = BYRON_K) -> Point:
+    """Point of an N2N chain-sync header as decoded by the wire layer ({"era", "cbor", ...})."""
+    if header["era"] == 0:
+        return byron_point(bytes(header["cbor"]), header["byron_variant"], k)
+    return shelley_point(bytes(header["cbor"]))
+
+
+def block_point(block_content: bytes, k: int = BYRON_K) -> Point:
+    """Point of a block given as the content of its tag-24 wrapper: `[blockEraTag, block]`."""
+    wrapped, _ = decode_item(block_content)
+    if not isinstance(wrapped, list) or len(wrapped) != 2 or not isinstance(wrapped[0], int):
+        raise ShapeMismatch("[blockEraTag, block]", path="$")
+    era_tag, block = wrapped
+    header_cbor = encode_item(block[0])
+    if era_tag in (0, 1):
+        return byron_point(header_cbor, era_tag, k)
+    return shelley_point(header_cbor)

@@ -1,0 +1,40 @@
+"""LocalTxMonitor (N2C mini-protocol 9). Tag 1 is MsgAcquire in StIdle and MsgAwaitAcquire in StAcquired."""
+
+from __future__ import annotations
+
+from .codec import Codec, MessageType
+from .common import SlotNo, Tx, TxId
+from .schema import Bool, Int, MapOf, Optional, Record, Text, Uint
+
+_BUSY = ("StBusyNextTx", "StBusyHasTx", "StBusyGetSizes", "StBusyGetMeasures")
+
+LOCAL_TX_MONITOR = Codec(
+    "local-tx-monitor",
+    9,
+    [
+        MessageType("MsgDone", 0, states=["StIdle"]),
+        MessageType("MsgAcquire", 1, states=["StIdle"]),
+        MessageType("MsgAwaitAcquire", 1, states=["StAcquired"]),
+        MessageType("MsgAcquired", 2, "slot" / SlotNo, states=["StAcquiring"]),
+        MessageType("MsgRelease", 3, states=["StAcquired"]),
+        MessageType("MsgNextTx", 5, states=["StAcquired"]),
+        MessageType("MsgReplyNextTx", 6, "tx" / Optional(Tx), states=[_BUSY[0]]),
+        MessageType("MsgHasTx", 7, "txid" / TxId, states=["StAcquired"]),
+        MessageType("MsgReplyHasTx", 8, "has" / Bool(), states=[_BUSY[1]]),
+        MessageType("MsgGetSizes", 9, states=["StAcquired"]),
+        MessageType(
+            "MsgReplyGetSizes",
+            10,
+            "sizes" / Record("capacity" / Uint(32), "size" / Uint(32), "count" / Uint(32)),
+            states=[_BUSY[2]],
+        ),
+        MessageType("MsgGetMeasures", 11, states=["StAcquired"]),
+        MessageType(
+            "MsgReplyGetMeasures",
+            12,
+            "tx_count" / Uint(32),
+            "measures" / MapOf(Text(), Record("size" / Int(), "capacity" / Int())),
+            states=[_BUSY[3]],
+        ),
+    ],
+)

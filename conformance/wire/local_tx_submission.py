@@ -1,0 +1,18 @@
+"""LocalTxSubmission (N2C mini-protocol 6). The reject reason is the era's ApplyTxErr, kept as raw CBOR."""
+
+from __future__ import annotations
+
+from .codec import Codec, MessageType
+from .common import Tx
+from .schema import Raw
+
+LOCAL_TX_SUBMISSION = Codec(
+    "local-tx-submission",
+    6,
+    [
+        MessageType("MsgSubmitTx", 0, "tx" / Tx, states=["StIdle"]),
+        MessageType("MsgAcceptTx", 1, states=["StBusy"]),
+        MessageType("MsgRejectTx", 2, "reason" / Raw("rejectReason"), states=["StBusy"]),
+        MessageType("MsgDone", 3, states=["StIdle"]),
+    ],
+)

@@ -1,0 +1,108 @@
+"""The CBOR layer: exact round trips of non-shortest forms, canonicality reports, and bounded failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.vectors import load_vectors
+from conformance.wire import cbor
+from conformance.wire.errors import DecodeError, MalformedCbor, TrailingBytes, TruncatedInput
+
+ROUND_TRIPS = [
+    "1b00000000000064b2",  # 25778 in the 8-byte form, as in a real mainnet Alonzo withdrawal
+    "1bffffffffffffffff",  # max uint64 (GenTx_Shelley TTL)
+    "3bffffffffffffffff",  # most negative int64-ish value CBOR allows
+    "5f42010243030405ff",  # chunked byte string
+    "7f61616162ff",  # chunked text
+    "9f0102ff",  # indefinite array
+    "bf0102ff",  # indefinite map
+    "990001 01".replace(" ", ""),  # array count in a 2-byte argument
+    "d9010280",  # tag 258 (set) on an empty array
+    "d8184401020304",  # tag 24 around bytes
+    "f90000",  # half-precision zero
+    "f820",  # simple value 32
+    "a2 01 02 01 03".replace(" ", ""),  # duplicate keys kept as given
+]
+
+
+@pytest.mark.parametrize("hex_", ROUND_TRIPS)
+def test_round_trip_is_byte_exact_on_both_paths(hex_: str) -> None:
+    data = bytes.fromhex(hex_)
+    fast, _ = cbor.decode_item(data)
+    reference = cbor.decode_item_reference(data)
+    assert cbor.encode_item(fast) == data
+    assert cbor.encode_item_reference(reference) == data
+    assert cbor.encode_item(reference) == data
+
+
+def test_non_shortest_integer_keeps_its_value_and_width() -> None:
+    value, _ = cbor.decode_item(bytes.fromhex("1b00000000000064b2"))
+    assert value == 25778
+    assert isinstance(value, cbor.WideInt) and value.width == 8
+
+
+def test_plain_values_encode_in_the_shortest_form() -> None:
+    assert cbor.encode_item(25778) == bytes.fromhex("1964b2")
+    assert cbor.encode_item([1, b"\x01"]) == bytes.fromhex("820141 01".replace(" ", ""))
+
+
+def test_canonicality_reports_the_mainnet_wide_integer_without_failing() -> None:
+    vector = next(v for v in load_vectors() if v.id == "blk-pallas-alonzo21-block")
+    value, _ = cbor.decode_item(vector.data)
+    reports = list(cbor.canonicality(value))
+    assert any("integer 25778 in a 8-byte argument" in r.what for r in reports)
+    assert any(r.what == "indefinite-length array" for r in reports)
+
+
+def test_canonical_bytes_report_nothing() -> None:
+    value, _ = cbor.decode_item(bytes.fromhex("8301820203820405"))
+    assert list(cbor.canonicality(value)) == []
+
+
+@pytest.mark.parametrize(
+    ("hex_", "error"),
+    [
+        ("ff", MalformedCbor),  # a lone break
+        ("1c", MalformedCbor),  # reserved additional info
+        ("1f", MalformedCbor),  # indefinite integer
+        ("5f01ff", MalformedCbor),  # a chunk of the wrong major type
+        ("81ff", MalformedCbor),  # break inside a definite array
+        ("bf01ff", MalformedCbor),  # key without a value
+        ("f818", MalformedCbor),  # two-byte simple below 32
+        ("1b", TruncatedInput),
+        ("9f", TruncatedInput),
+        ("0102", TrailingBytes),
+    ],
+)
+def test_malformed_input_raises_the_typed_error(hex_: str, error: type[DecodeError]) -> None:
+    data = bytes.fromhex(hex_)
+    with pytest.raises(error):
+        cbor.decode_item(data)
+    with pytest.raises(DecodeError):
+        cbor.check_well_formed(data)
+    with pytest.raises(DecodeError):
+        cbor.decode_item_reference(data)
+
+
+@pytest.mark.parametrize(
+    "hex_", ["9bffffffffffffffff", "5bffffffffffffffff", "bb7fffffffffffffff", "5b0000000100000000"]
+)
+def test_huge_claimed_lengths_are_refused_without_allocating(hex_: str) -> None:
+    data = bytes.fromhex(hex_)
+    for decode in (cbor.decode_item, cbor.decode_item_reference, cbor.scan_item, cbor.check_well_formed):
+        with pytest.raises(TruncatedInput if decode is not cbor.decode_item_reference else DecodeError):
+            decode(data)
+
+
+def test_deep_nesting_is_a_typed_error_not_a_recursion_crash() -> None:
+    data = b"\x81" * 100_000 + b"\x00"
+    with pytest.raises(MalformedCbor):
+        cbor.decode_item(data)
+    with pytest.raises(MalformedCbor):
+        cbor.check_well_formed(data)
+
+
+def test_argument_widths_come_from_the_construct_head_declaration() -> None:
+    parsed = cbor.Head.parse(bytes.fromhex("1a000186a0"))
+    assert (parsed.initial.major, parsed.initial.info, parsed.argument) == (0, 26, 100000)
+    assert cbor.WIDTH_OF_INFO == {24: 1, 25: 2, 26: 4, 27: 8}

@@ -1,0 +1,136 @@
+"""Import ../shared/vectors-external into vectors/, bytes untouched and provenance kept.
+
+Run from the repository root: `python tools/import_vectors.py [EXTERNAL_DIR]`. Imported entries are
+regenerated each run; entries with `source: ours` already in a target file are kept as they are.
+The decoded `fields` written here come from our decoder: the golden tests check them against cbor2's
+independent decoding of the same bytes, so they are a record of what we decode, not the proof.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance import wire
+from conformance.golden import abbreviate
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "vectors"
+LARGE = 60_000
+
+MESSAGE_PROTOCOLS = {
+    "chain-sync/n2n": "chain-sync",
+    "block-fetch": "block-fetch",
+    "tx-submission2": "tx-submission2",
+    "keep-alive": "keep-alive",
+    "peer-sharing": "peer-sharing",
+    "handshake/n2n": "handshake",
+    "local-chain-sync": "local-chain-sync",
+    "local-tx-submission": "local-tx-submission",
+    "local-state-query": "local-state-query",
+    "local-tx-monitor": "local-tx-monitor",
+}
+
+
+def payload_name(vector: dict[str, Any]) -> str:
+    """What an external payload item is, from its protocol label and description."""
+    label, text = vector["protocol"], vector["message"]
+    if label.startswith("chain-sync"):
+        return "header"
+    if label.startswith("tx-submission2"):
+        return "gentxid" if text.startswith("GenTxId") else "gentx"
+    if label.startswith("local-state-query"):
+        return "query" if text.startswith("query") else "result"
+    if label.startswith("local-tx-submission"):
+        return "gentx" if text.startswith("tx") else "reject-reason"
+    if label == "ledger/tx":
+        return "tx"
+    if label == "ledger/header":
+        return "bare-header"
+    if text.startswith("block wrapped"):
+        return "block-content"
+    if text.startswith("block as carried"):
+        return "block"
+    return "bare-block"
+
+
+def target(vector: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The vectors/ file and the kind-specific keys for one external vector."""
+    label = vector["protocol"]
+    if label.startswith("mux"):
+        return "mux", {"kind": "sdu", "protocol": "mux", "sdu": vector.get("mux_header")}
+    if label.startswith("ledger/"):
+        return "ledger", {"kind": "payload", "protocol": "ledger", "payload": payload_name(vector)}
+    if "(payload item)" in label:
+        protocol = MESSAGE_PROTOCOLS[label.split(" ")[0]]
+        return protocol, {"kind": "payload", "protocol": protocol, "payload": payload_name(vector)}
+    protocol = MESSAGE_PROTOCOLS[label]
+    data = bytes.fromhex(vector["hex"])
+    try:
+        message = wire.decode(protocol, data)
+    except wire.TrailingBytes:
+        messages = [wire.decode(protocol, m).name for m in _split(data)]
+        return protocol, {"kind": "stream", "protocol": protocol, "messages": messages}
+    return protocol, {
+        "kind": "message",
+        "protocol": protocol,
+        "message": message.name,
+        "fields": abbreviate(wire.codec(protocol).to_json(message)["fields"]),
+    }
+
+
+def _split(data: bytes) -> list[bytes]:
+    from conformance.wire.mux import StreamReassembler
+
+    return list(StreamReassembler().feed(data))
+
+
+def convert(vector: dict[str, Any], source_file: str) -> tuple[str, dict[str, Any]]:
+    name, keys = target(vector)
+    entry: dict[str, Any] = {"id": vector["id"], **keys, "source": "external"}
+    if vector["size"] > LARGE:
+        relative = f"large/{vector['id']}.hex.gz"
+        with gzip.open(VECTORS / relative, "wt", compresslevel=9) as handle:
+            handle.write(vector["hex"])
+        entry["hex_file"] = relative
+    else:
+        entry["hex"] = vector["hex"]
+    entry["origin"] = vector["origin"]
+    entry["provenance"] = {**vector["provenance"], "external_file": source_file}
+    for key in ("decodes_to", "flags", "block_info", "tx_id", "era", "verification", "expect_valid_message"):
+        if key in vector:
+            entry[key] = vector[key]
+    entry["external_message"] = vector["message"]
+    return name, entry
+
+
+def main(external: Path) -> None:
+    files: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(external.glob("*.yaml")):
+        for vector in yaml.safe_load(path.read_text())["vectors"]:
+            name, entry = convert(vector, path.name)
+            files.setdefault(name, []).append(entry)
+    for name, entries in files.items():
+        out = VECTORS / f"{name}.yaml"
+        ours = []
+        if out.exists():
+            ours = [
+                e for e in yaml.safe_load(out.read_text()).get("vectors", []) if e.get("source") == "ours"
+            ]
+        document = {
+            "file": name,
+            "description": f"Golden vectors for {name}: imported external vectors (source: external, bytes "
+            "untouched, provenance as recorded in ../shared/vectors-external/SOURCES.md) and our own "
+            "(source: ours) for the gaps.",
+            "vectors": entries + ours,
+        }
+        out.write_text(yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True))
+        print(f"{out.relative_to(ROOT)}: {len(entries)} external, {len(ours)} ours")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "vectors-external")
