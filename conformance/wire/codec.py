@@ -34,6 +34,11 @@ class MessageType(CborType):
         self.protocol = ""
 
     @property
+    def format(self) -> c.Construct:
+        """The message as a whole construct format: the declaration, then nothing (`Terminated`)."""
+        return c.FocusedSeq("message", "message" / self, c.Terminated)
+
+    @property
     def arities(self) -> range:
         """Array lengths this message may have (more than one only with trailing optional fields)."""
         return self.record.arities
