@@ -58,3 +58,22 @@ def test_malformed_stream_bytes_name_the_protocol() -> None:
     with pytest.raises(wire.DecodeError) as raised:
         list(StreamReassembler("chain-sync").feed(b"\x81\xff"))
     assert raised.value.protocol == "chain-sync"
+
+
+def test_interleaved_streams_are_kept_apart_by_protocol_and_direction() -> None:
+    from conformance.wire.mux import MessageDemultiplexer
+
+    keep_alive = bytes.fromhex("8200191234")
+    chain_sync = bytes.fromhex("82049f821903e8420102 80ff".replace(" ", ""))
+    sdus = [
+        SDU(1, 0, 2, chain_sync[:4]),
+        SDU(2, 0, 8, keep_alive[:2]),
+        SDU(3, 1, 8, keep_alive),  # the other direction of keep-alive: a separate stream
+        SDU(4, 0, 2, chain_sync[4:]),
+        SDU(5, 0, 8, keep_alive[2:]),
+    ]
+    demux = MessageDemultiplexer()
+    out: list[tuple[int, int, bytes]] = []
+    for sdu in sdus:
+        out.extend((done.protocol, done.mode, message) for done, message in demux.feed(sdu.encode()))
+    assert out == [(8, 1, keep_alive), (2, 0, chain_sync), (8, 0, keep_alive)]

@@ -111,7 +111,7 @@ def _sequence(per_entry: int, entry: c.Construct) -> c.Construct:
     )
 
 
-_item = c.LazyBound(lambda: CborItem)
+_item = c.LazyBound(lambda: CborItem)  # type: ignore[has-type]
 
 ItemGrammar = c.Struct(
     "head" / Head,
@@ -371,7 +371,7 @@ class _ItemAdapter(c.Adapter):  # type: ignore[misc]
 
     @staticmethod
     def _decode_string(major: int, obj: Any, canonical: bool, width: int) -> Any:
-        kind = EncodedBytes if major == 2 else EncodedText
+        kind: Any = EncodedBytes if major == 2 else EncodedText
         if obj.head.initial.info == INDEFINITE:
             raw_chunks = [chunk for chunk in obj.content if chunk.data is not None]
             chunks: list[Any] = []
@@ -382,10 +382,10 @@ class _ItemAdapter(c.Adapter):  # type: ignore[misc]
                 if cw != shortest_width(len(data)):
                     piece = kind(piece, width=cw)
                 chunks.append(piece)
-            joined = b"".join(chunks) if major == 2 else "".join(chunks)
+            joined: Any = b"".join(chunks) if major == 2 else "".join(chunks)
             return kind(joined, chunks=chunks)
         data = obj.content
-        value = data if major == 2 else _utf8(data)
+        value: Any = data if major == 2 else _utf8(data)
         return value if canonical else kind(value, width=width)
 
     @staticmethod
@@ -416,7 +416,7 @@ def _to_container(obj: Any) -> c.Container:
     if obj is BREAK:
         return c.Container(head=_indefinite_head(7), content=None)
     if obj is False or obj is True or obj is None or obj is UNDEFINED:
-        info = {False: 20, True: 21, None: 22}.get(obj, 23)  # type: ignore[call-overload]
+        info = 23 if obj is UNDEFINED else {False: 20, True: 21, None: 22}[obj]  # type: ignore[index]
         return c.Container(head=_head(7, info), content=None)
     if isinstance(obj, int):
         width = obj.width if isinstance(obj, WideInt) else None
@@ -848,7 +848,7 @@ def canonicality(value: Any, path: str = "$") -> Iterator[NonCanonical]:
     if isinstance(value, list):
         if getattr(value, "indefinite", False):
             yield NonCanonical(path, "indefinite-length array")
-        elif getattr(value, "width", None) is not None:
+        elif isinstance(value, EncodedList) and value.width is not None:
             yield NonCanonical(path, f"array count in a {value.width}-byte argument")
         for i, item in enumerate(value):
             yield from canonicality(item, f"{path}[{i}]")

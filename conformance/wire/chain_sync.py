@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import construct as c
+
 from .codec import Codec, MessageType
 from .common import Block, Header, Point, Tip
-from .schema import ListOf
+from .schema import CborType, ListOf
 
 CAN_AWAIT, MUST_REPLY = "StCanAwait", "StMustReply"
 
 
-def _messages(payload_name: str, payload: object) -> list[MessageType]:
+def _messages(payload_name: str, payload: CborType) -> list[MessageType]:
     return [
         MessageType("MsgRequestNext", 0, states=["StIdle"]),
         MessageType("MsgAwaitReply", 1, states=[CAN_AWAIT]),
-        MessageType("MsgRollForward", 2, payload_name / payload, "tip" / Tip, states=[CAN_AWAIT, MUST_REPLY]),
+        MessageType(
+            "MsgRollForward",
+            2,
+            c.Renamed(payload, newname=payload_name),
+            "tip" / Tip,
+            states=[CAN_AWAIT, MUST_REPLY],
+        ),
         MessageType("MsgRollBackward", 3, "point" / Point, "tip" / Tip, states=[CAN_AWAIT, MUST_REPLY]),
         MessageType(
             "MsgFindIntersect",

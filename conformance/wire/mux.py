@@ -161,3 +161,27 @@ class StreamReassembler:
     def pending(self) -> int:
         """Bytes of an incomplete message held back."""
         return len(self._buffer)
+
+
+class MessageDemultiplexer:
+    """A bearer's bytes in, whole messages out, one reassembly stream per (mini-protocol, mode).
+
+    `limits` maps a mini-protocol number to its ingress queue size in bytes (see PROTOCOLS.md §1.3);
+    a stream without an entry is unbounded.
+    """
+
+    def __init__(self, limits: dict[int, int] | None = None) -> None:
+        self._sdus = Demuxer()
+        self._streams: dict[tuple[int, int], StreamReassembler] = {}
+        self._limits = limits or {}
+
+    def feed(self, data: bytes) -> Iterator[tuple[SDU, bytes]]:
+        """Yield (the SDU that completed it, message bytes) for every message the new bytes complete."""
+        for sdu in self._sdus.feed(data):
+            key = (sdu.protocol, sdu.mode)
+            stream = self._streams.get(key)
+            if stream is None:
+                stream = StreamReassembler(f"mux:{sdu.protocol}", self._limits.get(sdu.protocol))
+                self._streams[key] = stream
+            for message in stream.feed(sdu.payload):
+                yield sdu, message
