@@ -74,3 +74,15 @@ def block_point(block_content: bytes, k: int = BYRON_K) -> Point:
     if era_tag in (0, 1):
         return byron_point(header_cbor, era_tag, k)
     return shelley_point(header_cbor)
+
+
+def gentx_id(gentx: bytes) -> dict[str, Any]:
+    """The GenTxId `{"era", "id"}` of a Shelley-or-later GenTx: blake2b-256 of the tx body's exact bytes."""
+    from .common import GenTx
+
+    item, _ = decode_item(gentx)
+    wrapped = GenTx.from_item(item, "$")
+    if wrapped["era"] == 0:
+        raise ShapeMismatch("a Shelley-or-later GenTx (Byron tx ids are not computed here)", path="$[0]")
+    transaction, _ = decode_item(bytes(wrapped["tx"]))
+    return {"era": wrapped["era"], "id": blake2b_256(encode_item(transaction[0]))}

@@ -75,10 +75,26 @@ Block = Embedded("cardanoBlock")
 """`#6.24(bytes .cbor [blockEraTag, block])`: the era tag sits inside the wrapper (EBB 0, main 1, ...)."""
 
 TxId = Raw("txId")
-"""Era-wrapped tx id `[eraIndex, id]`, kept as exact bytes."""
+"""Era-wrapped tx id `[eraIndex, id]`, kept as exact bytes (the network layer is polymorphic in it)."""
 
 Tx = Raw("tx")
-"""Era-wrapped transaction `[eraIndex, #6.24(tx)]`, kept as exact bytes."""
+"""Era-wrapped transaction `[eraIndex, #6.24(tx)]`, kept as exact bytes (the network layer is polymorphic)."""
+
+_LaterEra = Uint(8, low=1, high=len(ERAS) - 1)
+
+GenTxId = Choice(
+    Record("era" / Const(0), "id" / Record("byron_kind" / Uint(8, high=3), "hash" / Bytes(32))),
+    Record("era" / _LaterEra, "id" / Bytes(32)),
+    cddl="[0, [0/1/2/3, bstr .size 32]] / [era, bstr .size 32]",
+)
+"""The Cardano view of a tx id: `[eraIndex, blake2b-256 of the tx body]`; Byron adds an inner kind."""
+
+GenTx = Choice(
+    Record("era" / Const(0), "tx" / Record("byron_kind" / Uint(8, high=3), "payload" / Raw("byron.tx"))),
+    Record("era" / _LaterEra, "tx" / Embedded("era.transaction")),
+    cddl="[0, [0/1/2/3, any]] / [era, #6.24(bytes .cbor transaction)]",
+)
+"""The Cardano view of a transaction: `[eraIndex, #6.24(tx)]`; Byron `[0, [kind, payload]]`."""
 
 
 def header_strategy() -> st.SearchStrategy[Any]:
