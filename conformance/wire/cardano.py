@@ -64,16 +64,44 @@ def header_point(header: dict[str, Any], k: int = BYRON_K) -> Point:
     return shelley_point(bytes(header["cbor"]))
 
 
-def block_point(block_content: bytes, k: int = BYRON_K) -> Point:
-    """Point of a block given as the content of its tag-24 wrapper: `[blockEraTag, block]`."""
+@dataclass(frozen=True)
+class BlockInfo:
+    """Where a block sits on its chain: its point, number and predecessor (None after genesis)."""
+
+    slot: int
+    hash: bytes
+    block_no: int
+    prev_hash: bytes | None
+
+
+def block_info(block_content: bytes, k: int = BYRON_K) -> BlockInfo:
+    """Point, number and predecessor of a block given as the content of its tag-24 wrapper."""
     wrapped, _ = decode_item(block_content)
     if not isinstance(wrapped, list) or len(wrapped) != 2 or not isinstance(wrapped[0], int):
         raise ShapeMismatch("[blockEraTag, block]", path="$")
     era_tag, block = wrapped
-    header_cbor = encode_item(block[0])
-    if era_tag in (0, 1):
-        return byron_point(header_cbor, era_tag, k)
-    return shelley_point(header_cbor)
+    try:
+        header = block[0]
+        header_cbor = encode_item(header)
+        if era_tag in (0, 1):
+            point = byron_point(header_cbor, era_tag, k)
+            difficulty = header[3][1] if era_tag == 0 else header[3][2]
+            return BlockInfo(point.slot, point.hash, int(difficulty[0]), _hash_or_none(header[1]))
+        point = shelley_point(header_cbor)
+        body = header[0]
+        return BlockInfo(point.slot, point.hash, int(body[0]), _hash_or_none(body[2]))
+    except (IndexError, TypeError, ValueError):
+        raise ShapeMismatch("a block whose header has its era's layout", path="$[1][0]") from None
+
+
+def _hash_or_none(value: Any) -> bytes | None:
+    return bytes(value) if isinstance(value, bytes) else None
+
+
+def block_point(block_content: bytes, k: int = BYRON_K) -> Point:
+    """Point of a block given as the content of its tag-24 wrapper: `[blockEraTag, block]`."""
+    info = block_info(block_content, k)
+    return Point(info.slot, info.hash)
 
 
 def gentx_id(gentx: bytes) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""The little the protocol rules need to know about blocks and transactions, as lenient lookups.
+
+The Cardano facts themselves (points of every era, Byron included, and tx ids) live in
+`conformance.wire.cardano`; here they are read without raising, because a rule that cannot read a block
+or a transaction is simply not applied (the codec rules report undecodable bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.wire import cardano, cbor
+from conformance.wire.common import GenTx, GenTxId
+from conformance.wire.errors import DecodeError
+
+BlockPoint = cardano.BlockInfo
+blake2b_256 = cardano.blake2b_256
+
+
+def block_point(block: Any) -> BlockPoint | None:
+    """Point, number and predecessor of a block given as `[blockTag, block]` bytes, or None."""
+    if not isinstance(block, (bytes, bytearray)):
+        return None
+    try:
+        return cardano.block_info(bytes(block))
+    except DecodeError:
+        return None
+
+
+def tx_id(tx: Any) -> tuple[int, bytes] | None:
+    """(era index, blake2b-256 of the body) of a Shelley-or-later `[eraIndex, #6.24(tx)]`, or None."""
+    if not isinstance(tx, (bytes, bytearray)):
+        return None
+    try:
+        found = cardano.gentx_id(bytes(tx))
+    except DecodeError:
+        return None
+    return found["era"], found["id"]
+
+
+def tx_size(tx: Any) -> int | None:
+    """The serialised size of a Shelley-or-later transaction (its tag-24 content), or None."""
+    try:
+        item, _ = cbor.decode_item(bytes(tx))
+        wrapped = GenTx.from_item(item, "$")
+    except (DecodeError, TypeError):
+        return None
+    return None if wrapped["era"] == 0 else len(wrapped["tx"])
+
+
+def txid_key(txid: Any) -> tuple[int, bytes] | None:
+    """(era index, hash) of a tx id given as `[eraIndex, hash]` bytes (Byron: the inner hash), or None."""
+    try:
+        item, _ = cbor.decode_item(bytes(txid))
+        value = GenTxId.from_item(item, "$")
+    except (DecodeError, TypeError):
+        return None
+    digest = value["id"]["hash"] if value["era"] == 0 else value["id"]
+    return value["era"], bytes(digest)

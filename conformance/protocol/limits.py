@@ -1,0 +1,55 @@
+"""Per-state limits, as the Haskell node applies them.
+
+The values come from `Ouroboros.Network.Protocol.Limits` and the per-protocol `byteLimits*` /
+`timeLimits*` functions (PROTOCOLS.md section 1.2). Where the written network spec gives another value it
+is kept beside the node's value, so documentation and reports can show both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SMALL_BYTE_LIMIT = 65_535
+"""`smallByteLimit`: most N2N states."""
+LARGE_BYTE_LIMIT = 2_500_000
+"""`largeByteLimit`: states that carry blocks or transactions."""
+HANDSHAKE_BYTE_LIMIT = 5_760
+"""`maxTransmissionUnit = 4 * 1440`: handshake and peer-sharing messages."""
+SHORT_WAIT = 10.0
+"""`shortWait`, seconds."""
+LONG_WAIT = 60.0
+"""`longWait`, seconds."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit of one state: `value` is what the node enforces (None: no limit).
+
+    `spec` is the written spec's value, given only where it differs from the node's; `note` says why or
+    how the node applies it (e.g. a random draw), in one line.
+    """
+
+    value: float | None
+    spec: float | None = None
+    note: str = ""
+
+    @property
+    def bounded(self) -> bool:
+        return self.value is not None
+
+    def scaled(self, scale: float) -> float | None:
+        """The limit multiplied by `scale`, so integration tests of time limits need not wait minutes."""
+        return None if self.value is None else self.value * scale
+
+
+NO_LIMIT = Limit(None)
+
+
+def bytes_(value: int | None, spec: int | None = None, note: str = "") -> Limit:
+    """A byte limit (readability helper for the tables)."""
+    return Limit(value, spec, note)
+
+
+def seconds(value: float | None, spec: float | None = None, note: str = "") -> Limit:
+    """A time limit in seconds (readability helper for the tables)."""
+    return Limit(value, spec, note)

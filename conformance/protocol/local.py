@@ -1,0 +1,188 @@
+"""The node-to-client request/response protocols: LocalTxSubmission (6), LocalStateQuery (7) and
+LocalTxMonitor (9). Node-to-client runs with no byte or time limits.
+
+Sources: `Ouroboros.Network.Protocol.{LocalTxSubmission,LocalStateQuery,LocalTxMonitor}.{Type,Codec}`
+(PROTOCOLS.md sections 10-12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .rules import Move, Rules, is_word
+from .table import INITIATOR, NOBODY, RESPONDER, ProtocolTable, State, Transition
+from .violations import Violation
+
+N2C_VERSION_BIT = 0x8000
+LSQ_IMMUTABLE_TIP_SINCE = 16
+"""N2C version from which LocalStateQuery can acquire the immutable tip (LSQ_V2)."""
+LTM_MEASURES_SINCE = 20
+"""N2C version from which LocalTxMonitor has MsgGetMeasures."""
+
+
+def n2c_version(version: int | None) -> int | None:
+    """The plain version number, whether given as 16 or as its wire key 32784."""
+    return None if version is None else version & ~N2C_VERSION_BIT
+
+
+class LocalStateQueryRules(Rules):
+    """Version-gated acquire targets and the shape of an acquire failure."""
+
+    requirements = ("LSQ-VERSION-01", "LSQ-FAILURE-01")
+
+    def check(self, move: Move) -> Iterator[Violation]:
+        version = n2c_version(self.version)
+        if (
+            move.name in ("MsgAcquireImmutableTip", "MsgReAcquireImmutableTip")
+            and version is not None
+            and version < LSQ_IMMUTABLE_TIP_SINCE
+        ):
+            yield move.violation(
+                "LSQ-VERSION-01", f"{move.name} needs node-to-client v16; v{version} negotiated"
+            )
+        if move.name == "MsgFailure" and move.fields.get("failure") not in (0, 1):
+            yield move.violation("LSQ-FAILURE-01", f"failure {move.fields.get('failure')!r} is not 0 or 1")
+
+
+class LocalTxMonitorRules(Rules):
+    """Version-gated measures, word32 sizes, and no transaction twice within one snapshot."""
+
+    requirements = ("LTM-VERSION-01", "LTM-SIZES-01", "LTM-NEXT-01", "LTM-ACQUIRED-01")
+
+    def __init__(self, version: int | None = None) -> None:
+        super().__init__(version)
+        self.seen: set[bytes] = set()
+
+    def check(self, move: Move) -> Iterator[Violation]:
+        name, fields = move.name, move.fields
+        version = n2c_version(self.version)
+        if name == "MsgGetMeasures" and version is not None and version < LTM_MEASURES_SINCE:
+            yield move.violation(
+                "LTM-VERSION-01", f"MsgGetMeasures needs node-to-client v20; v{version} negotiated"
+            )
+        if name == "MsgReplyGetSizes" and not all(
+            is_word(fields.get(k), 32) for k in ("capacity", "size", "count")
+        ):
+            yield move.violation("LTM-SIZES-01", f"sizes {fields} are not three word32 values")
+        if name == "MsgAcquired" and not is_word(fields.get("slot"), 64):
+            yield move.violation("LTM-ACQUIRED-01", f"slot {fields.get('slot')!r} is not a word64")
+        if name == "MsgReplyNextTx" and _tx_key(fields.get("tx")) in self.seen:
+            yield move.violation("LTM-NEXT-01", "the same transaction returned twice for one snapshot")
+
+    def commit(self, move: Move) -> None:
+        if move.name == "MsgAcquired":
+            self.seen = set()
+        key = _tx_key(move.fields.get("tx")) if move.name == "MsgReplyNextTx" else None
+        if key is not None:
+            self.seen.add(key)
+
+
+def _tx_key(tx: Any) -> bytes | None:
+    return bytes(tx) if isinstance(tx, (bytes, bytearray)) else None
+
+
+_LOCAL_NOTE = "node-to-client: no byte or time limits (OC NodeToClient uses plain runPeer)"
+
+LOCAL_TX_SUBMISSION = ProtocolTable(
+    name="local-tx-submission",
+    title="LocalTxSubmission",
+    prefix="LTX",
+    mode="node-to-client",
+    number=6,
+    initial="StIdle",
+    states=(State("StIdle", INITIATOR), State("StBusy", RESPONDER), State("StDone", NOBODY)),
+    transitions=(
+        Transition("MsgSubmitTx", "StIdle", "StBusy", 0),
+        Transition("MsgAcceptTx", "StBusy", "StIdle", 1),
+        Transition("MsgRejectTx", "StBusy", "StIdle", 2, "reason: the era's ApplyTxErr"),
+        Transition("MsgDone", "StIdle", "StDone", 3),
+    ),
+    sources=(
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxSubmission/Type.hs",
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxSubmission/Codec.hs",
+        "network spec: miniprotocols.tex, Local Tx-Submission",
+        "CDDL: local-tx-submission.cddl",
+    ),
+    note=_LOCAL_NOTE,
+)
+
+LOCAL_STATE_QUERY = ProtocolTable(
+    name="local-state-query",
+    title="LocalStateQuery",
+    prefix="LSQ",
+    mode="node-to-client",
+    number=7,
+    initial="StIdle",
+    states=(
+        State("StIdle", INITIATOR),
+        State("StAcquiring", RESPONDER),
+        State("StAcquired", INITIATOR),
+        State("StQuerying", RESPONDER),
+        State("StDone", NOBODY),
+    ),
+    transitions=(
+        Transition("MsgAcquire", "StIdle", "StAcquiring", 0, "SpecificPoint"),
+        Transition("MsgAcquireVolatileTip", "StIdle", "StAcquiring", 8),
+        Transition("MsgAcquireImmutableTip", "StIdle", "StAcquiring", 10, "N2C v16 and later"),
+        Transition("MsgAcquired", "StAcquiring", "StAcquired", 1),
+        Transition("MsgFailure", "StAcquiring", "StIdle", 2, "0 = PointTooOld, 1 = PointNotOnChain"),
+        Transition("MsgQuery", "StAcquired", "StQuerying", 3),
+        Transition("MsgResult", "StQuerying", "StAcquired", 4, "decoded by the outstanding query"),
+        Transition("MsgRelease", "StAcquired", "StIdle", 5),
+        Transition("MsgReAcquire", "StAcquired", "StAcquiring", 6, "SpecificPoint"),
+        Transition("MsgReAcquireVolatileTip", "StAcquired", "StAcquiring", 9),
+        Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", 11, "N2C v16 and later"),
+        Transition("MsgDone", "StIdle", "StDone", 7),
+    ),
+    sources=(
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Type.hs",
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Codec.hs",
+        "network spec: miniprotocols.tex, Local State Query",
+        "CDDL: local-state-query.cddl",
+    ),
+    note=_LOCAL_NOTE + ". A failed MsgReAcquire leaves the client in StIdle.",
+    rules=LocalStateQueryRules,
+)
+
+LOCAL_TX_MONITOR = ProtocolTable(
+    name="local-tx-monitor",
+    title="LocalTxMonitor",
+    prefix="LTM",
+    mode="node-to-client",
+    number=9,
+    initial="StIdle",
+    states=(
+        State("StIdle", INITIATOR),
+        State("StAcquiring", RESPONDER),
+        State("StAcquired", INITIATOR),
+        State("StBusyNextTx", RESPONDER, note="StBusy NextTx"),
+        State("StBusyHasTx", RESPONDER, note="StBusy HasTx"),
+        State("StBusyGetSizes", RESPONDER, note="StBusy GetSizes"),
+        State("StBusyGetMeasures", RESPONDER, note="StBusy GetMeasures"),
+        State("StDone", NOBODY),
+    ),
+    transitions=(
+        Transition("MsgDone", "StIdle", "StDone", 0),
+        Transition("MsgAcquire", "StIdle", "StAcquiring", 1),
+        Transition("MsgAwaitAcquire", "StAcquired", "StAcquiring", 1, "same tag as MsgAcquire"),
+        Transition("MsgAcquired", "StAcquiring", "StAcquired", 2),
+        Transition("MsgRelease", "StAcquired", "StIdle", 3),
+        Transition("MsgNextTx", "StAcquired", "StBusyNextTx", 5),
+        Transition("MsgReplyNextTx", "StBusyNextTx", "StAcquired", 6),
+        Transition("MsgHasTx", "StAcquired", "StBusyHasTx", 7),
+        Transition("MsgReplyHasTx", "StBusyHasTx", "StAcquired", 8, "the spec's table says MsgReplyNextTx"),
+        Transition("MsgGetSizes", "StAcquired", "StBusyGetSizes", 9),
+        Transition("MsgReplyGetSizes", "StBusyGetSizes", "StAcquired", 10),
+        Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures", 11, "N2C v20 and later"),
+        Transition("MsgReplyGetMeasures", "StBusyGetMeasures", "StAcquired", 12),
+    ),
+    sources=(
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxMonitor/Type.hs",
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxMonitor/Codec.hs",
+        "network spec: miniprotocols.tex, Local Tx-Monitor",
+        "CDDL: local-tx-monitor.cddl",
+    ),
+    note=_LOCAL_NOTE,
+    rules=LocalTxMonitorRules,
+)

@@ -1,0 +1,185 @@
+"""The multiplexer as data (mini-protocol numbers, ingress-queue limits, SDU bounds) and its checker.
+
+Sources: `Network.Mux.{Codec,Types,Ingress,Bearer}`, `Cardano.Network.NodeToNode` (`*ProtocolLimits`),
+`Cardano.Network.NodeToClient` (PROTOCOLS.md sections 1.1, 1.3 and 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from . import catalogue
+from .table import INITIATOR, RESPONDER
+from .violations import IngressQueueOverrun, MuxViolation, Violation
+
+MAX_SDU_PAYLOAD = 65_535
+"""The SDU length field is 16 bits; the node accepts any length up to this on receive."""
+NODE_SOCKET_SDU_SIZE = 12_288
+"""The largest payload the node *sends* over a socket bearer (`makeSocketBearer`)."""
+N2C_INGRESS_LIMIT = 0xFFFF_FFFF
+MODE_INITIATOR = 0
+MODE_RESPONDER = 1
+
+
+@dataclass(frozen=True)
+class MiniProtocol:
+    """One mini-protocol number on the mux, and how many bytes its ingress queue holds per direction."""
+
+    number: int
+    name: str
+    ingress_limit: int | None
+    spec_ingress_limit: int | None = None
+    requires: str | None = None
+    note: str = ""
+
+
+NODE_TO_NODE = (
+    MiniProtocol(0, "handshake", None, note="runs before the mux starts"),
+    MiniProtocol(2, "chain-sync", 462_000, note="1.1 x 300 x 1400"),
+    MiniProtocol(3, "block-fetch", 23_068_694, 230_686_940, note="1.1 x max(10 x 2097154, 100 x 90112)"),
+    MiniProtocol(4, "tx-submission2", 721_424, note="1.1 x 10 x (44 + 65540)"),
+    MiniProtocol(8, "keep-alive", 1_408, note="1.1 x 1280"),
+    MiniProtocol(10, "peer-sharing", 5_760, requires="peer_sharing", note="4 x 1440"),
+    MiniProtocol(16, "peras-cert-diffusion", 220_000, requires="peras_support", note="experimental, N2N v16"),
+    MiniProtocol(17, "peras-vote-diffusion", 55_000, requires="peras_support", note="experimental, N2N v16"),
+)
+NODE_TO_CLIENT = (
+    MiniProtocol(0, "n2c-handshake", None, note="runs before the mux starts"),
+    MiniProtocol(5, "local-chain-sync", N2C_INGRESS_LIMIT),
+    MiniProtocol(6, "local-tx-submission", N2C_INGRESS_LIMIT),
+    MiniProtocol(7, "local-state-query", N2C_INGRESS_LIMIT),
+    MiniProtocol(9, "local-tx-monitor", N2C_INGRESS_LIMIT),
+)
+MINI_PROTOCOLS = {"node-to-node": NODE_TO_NODE, "node-to-client": NODE_TO_CLIENT}
+
+
+def _enabled(version_data: Mapping[str, Any], flag: str) -> bool:
+    value = version_data.get(flag)
+    return value is True or value == 1
+
+
+class MuxChecker:
+    """Follows the SDUs of one bearer in both directions.
+
+    `sender` is the connection role of the peer that sent an SDU ("initiator": it opened the
+    connection). Until `negotiated` is called (or `version_data` is given) only the handshake may run.
+    Bytes stay in a protocol's ingress queue until `consume` says the receiver read them.
+    """
+
+    requirements = (
+        "MUX-MODE-01",
+        "MUX-PROTO-01",
+        "MUX-SDU-01",
+        "MUX-SDU-02",
+        "MUX-SDU-03",
+        "MUX-INGRESS-01",
+        "PS-NEG-01",
+    )
+
+    def __init__(
+        self,
+        mode: Literal["node-to-node", "node-to-client"] = "node-to-node",
+        version_data: Mapping[str, Any] | None = None,
+        *,
+        strict: bool = False,
+    ) -> None:
+        if mode not in MINI_PROTOCOLS:
+            raise ValueError(f"mode must be node-to-node or node-to-client, not {mode!r}")
+        self.mode = mode
+        self.strict = strict
+        self.version_data: Mapping[str, Any] | None = None
+        self.buffered: dict[tuple[int, int], int] = {}
+        self.warnings: list[Violation] = []
+        if version_data is not None:
+            self.negotiated(version_data)
+
+    def negotiated(self, version_data: Mapping[str, Any]) -> None:
+        """The handshake finished with this data: the mini-protocol bundle starts."""
+        self.version_data = dict(version_data)
+
+    @property
+    def duplex(self) -> bool:
+        """Both peers run initiators and responders (N2N, and neither side is initiator-only)."""
+        return (
+            self.mode == "node-to-node"
+            and self.version_data is not None
+            and self.version_data.get("initiator_only") is False
+        )
+
+    def bundle(self) -> dict[int, MiniProtocol]:
+        """The mini-protocols that may carry SDUs now."""
+        if self.version_data is None:
+            return {0: MINI_PROTOCOLS[self.mode][0]}
+        return {
+            p.number: p
+            for p in MINI_PROTOCOLS[self.mode]
+            if p.number != 0 and (p.requires is None or _enabled(self.version_data, p.requires))
+        }
+
+    def observe(self, sdu: Any, sender: str) -> None:
+        """Check one SDU (anything with timestamp, mode, protocol and payload) sent by `sender`."""
+        if sender not in (INITIATOR, RESPONDER):
+            raise ValueError(f"sender must be 'initiator' or 'responder', not {sender!r}")
+        self._emit(self._problems(sdu, sender))
+        key = (sdu.protocol, sdu.mode)
+        self.buffered[key] = self.buffered.get(key, 0) + len(sdu.payload)
+
+    def consume(self, protocol: int, mode: int, nbytes: int) -> None:
+        """The receiver read `nbytes` of protocol `protocol` in direction `mode` from its ingress queue."""
+        key = (protocol, mode)
+        self.buffered[key] = max(0, self.buffered.get(key, 0) - nbytes)
+
+    def _violation(
+        self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any
+    ):
+        return cls(requirement, detail, protocol="mux", state=None, sender=sender, message=sdu, **kw)
+
+    def _problems(self, sdu: Any, sender: str) -> Iterable[Violation]:
+        size = len(sdu.payload)
+        if size == 0:
+            yield self._violation("MUX-SDU-01", "a zero-length SDU", sdu, sender)
+        if size > MAX_SDU_PAYLOAD:
+            yield self._violation(
+                "MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender
+            )
+        elif size > NODE_SOCKET_SDU_SIZE:
+            yield self._violation(
+                "MUX-SDU-03", f"a {size}-byte SDU; the node sends at most {NODE_SOCKET_SDU_SIZE}", sdu, sender
+            )
+        own = MODE_INITIATOR if sender == INITIATOR else MODE_RESPONDER
+        if sdu.mode not in (MODE_INITIATOR, MODE_RESPONDER) or (
+            sdu.mode != own and (sdu.protocol == 0 or not self.duplex)
+        ):
+            yield self._violation(
+                "MUX-MODE-01", f"the connection's {sender} sent an SDU with mode bit {sdu.mode}", sdu, sender
+            )
+        bundle = self.bundle()
+        if sdu.protocol not in bundle:
+            known = {p.number: p for p in MINI_PROTOCOLS[self.mode]}
+            rule = "PS-NEG-01" if known.get(sdu.protocol, None) and sdu.protocol == 10 else "MUX-PROTO-01"
+            yield self._violation(
+                rule, f"mini-protocol {sdu.protocol} is not running (running: {sorted(bundle)})", sdu, sender
+            )
+            return
+        limit = bundle[sdu.protocol].ingress_limit
+        queued = self.buffered.get((sdu.protocol, sdu.mode), 0) + size
+        if limit is not None and queued > limit:
+            yield self._violation(
+                "MUX-INGRESS-01",
+                f"{queued} bytes queued for mini-protocol {sdu.protocol}; the queue holds {limit}",
+                sdu,
+                sender,
+                IngressQueueOverrun,
+                limit=limit,
+                observed=queued,
+            )
+
+    def _emit(self, violations: Iterable[Violation]) -> None:
+        for violation in violations:
+            violation.severity = catalogue.severity(violation.requirement)
+            violation.args = (str(violation),)
+            if violation.severity == "MUST" or self.strict:
+                raise violation
+            self.warnings.append(violation)

@@ -1,0 +1,93 @@
+"""PeerSharing (node-to-node mini-protocol 10), present only when peerSharing = 1 was negotiated.
+
+Sources: `Ouroboros.Network.Protocol.PeerSharing.{Type,Codec}`, `Ouroboros.Network.PeerSharing`
+(PROTOCOLS.md section 9).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .limits import HANDSHAKE_BYTE_LIMIT, LONG_WAIT, bytes_, seconds
+from .rules import Move, Rules, is_word
+from .table import INITIATOR, NOBODY, RESPONDER, ProtocolTable, State, Transition
+from .violations import Violation
+
+
+def _address_problem(peer: Any) -> str | None:
+    if not isinstance(peer, Mapping) or set(peer) != {"ip", "port"}:
+        return f"{peer!r} is not an address"
+    if not is_word(peer["port"], 16):
+        return f"port {peer['port']!r} is not a word16"
+    try:
+        ipaddress.ip_address(peer["ip"])
+    except ValueError:
+        return f"{peer['ip']!r} is not an IPv4 or IPv6 address"
+    return None
+
+
+class PeerSharingRules(Rules):
+    """Answers carry no more peers than asked for; the protocol runs only when negotiated.
+
+    `version_data` is the negotiated handshake data, when known: peer_sharing = 0 forbids the protocol.
+    """
+
+    requirements = ("PS-NEG-01", "PS-AMOUNT-01", "PS-AMOUNT-02", "PS-ADDR-01")
+
+    def __init__(self, version: int | None = None, *, version_data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(version)
+        self.negotiated = None if version_data is None else version_data.get("peer_sharing") == 1
+        self.amount = 0
+
+    def check(self, move: Move) -> Iterator[Violation]:
+        if self.negotiated is False:
+            yield move.violation("PS-NEG-01", "peer sharing was not negotiated (peer_sharing = 0)")
+            return
+        if move.name == "MsgShareRequest" and not is_word(move.fields.get("amount"), 8):
+            yield move.violation("PS-AMOUNT-02", f"amount {move.fields.get('amount')!r} is not a word8")
+        if move.name == "MsgSharePeers":
+            peers = move.fields.get("peers")
+            peers = list(peers) if isinstance(peers, (list, tuple)) else []
+            if len(peers) > self.amount:
+                yield move.violation(
+                    "PS-AMOUNT-01", f"{len(peers)} peers shared; {self.amount} were requested"
+                )
+            for peer in peers:
+                problem = _address_problem(peer)
+                if problem:
+                    yield move.violation("PS-ADDR-01", problem)
+                    break
+
+    def commit(self, move: Move) -> None:
+        if move.name == "MsgShareRequest":
+            self.amount = move.fields.get("amount") or 0
+
+
+PEER_SHARING = ProtocolTable(
+    name="peer-sharing",
+    title="PeerSharing",
+    prefix="PS",
+    mode="node-to-node",
+    number=10,
+    initial="StIdle",
+    states=(
+        State("StIdle", INITIATOR, bytes_(HANDSHAKE_BYTE_LIMIT)),
+        State("StBusy", RESPONDER, bytes_(HANDSHAKE_BYTE_LIMIT), seconds(LONG_WAIT)),
+        State("StDone", NOBODY),
+    ),
+    transitions=(
+        Transition("MsgShareRequest", "StIdle", "StBusy", 0),
+        Transition("MsgSharePeers", "StBusy", "StIdle", 1),
+        Transition("MsgDone", "StIdle", "StDone", 2),
+    ),
+    sources=(
+        "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/PeerSharing/Type.hs",
+        "ON:cardano-diffusion/protocols/lib/Cardano/Network/Protocol/PeerSharing/Codec.hs",
+        "network spec: miniprotocols.tex, Peer-Sharing",
+        "CDDL: peer-sharing-v14.cddl",
+    ),
+    note="The node answers with at most min(amount, 10) peers; IPv4 words are little-endian.",
+    rules=PeerSharingRules,
+)

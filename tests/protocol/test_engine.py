@@ -1,0 +1,261 @@
+"""The generic engine: conversations, pipelining, time and byte limits, the bytes path."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance import protocol, wire
+from conformance.protocol import (
+    AgencyViolation,
+    ByteLimitExceeded,
+    DecodeViolation,
+    FakeClock,
+    Limit,
+    MonotonicClock,
+    RuleViolation,
+    Session,
+    TimeLimitExceeded,
+    Violation,
+)
+from conformance.wire.message import Message
+
+from .moves import CHAIN, TXS, IndefList, tip
+
+INI, RES = "initiator", "responder"
+needs_decoder = pytest.mark.skipif(
+    not hasattr(wire, "decode"), reason="conformance.wire.decode not there yet"
+)
+
+
+def cs(name: str, **fields: object) -> Message:
+    return Message("chain-sync", name, dict(fields))
+
+
+def forward(number: int) -> Message:
+    return cs("MsgRollForward", header={"era": 6, "cbor": b"\x80"}, tip=tip(number))
+
+
+def test_a_conversation_returns_each_new_state() -> None:
+    session = Session("chain-sync", clock=FakeClock())
+    assert (session.state, session.agency) == ("StIdle", "initiator")
+    assert session.observe(INI, cs("MsgRequestNext")) == "StCanAwait"
+    assert session.agency == "responder"
+    assert session.observe(RES, cs("MsgAwaitReply")) == "StMustReply"
+    assert session.observe(RES, forward(1)) == "StIdle"
+    assert session.observe(INI, cs("MsgDone")) == "StDone"
+    assert (session.agency, session.done) == ("nobody", True)
+    assert [entry.message.name for entry in session.history][-1] == "MsgDone"
+
+
+def test_the_public_interface() -> None:
+    assert protocol.Session is Session
+    assert issubclass(protocol.TimeLimitExceeded, protocol.LimitViolation)
+    assert issubclass(protocol.LimitViolation, protocol.Violation)
+    assert set(protocol.TABLES) == {
+        "handshake", "chain-sync", "block-fetch", "tx-submission2", "keep-alive", "peer-sharing",
+        "n2c-handshake", "local-chain-sync", "local-tx-submission", "local-state-query", "local-tx-monitor",
+    }  # fmt: skip
+
+
+def test_caller_mistakes_are_not_protocol_violations() -> None:
+    with pytest.raises(ValueError, match="unknown mini-protocol"):
+        Session("chain-sink")
+    session = Session("chain-sync")
+    with pytest.raises(ValueError, match="sender"):
+        session.observe("server", cs("MsgRequestNext"))
+    with pytest.raises(ValueError, match="keep-alive message"):
+        session.observe(INI, Message("keep-alive", "MsgDone", {}))
+    with pytest.raises(TypeError):
+        Session("chain-sync", window=3)
+    with pytest.raises(ValueError, match="time_scale"):
+        Session("chain-sync", time_scale=0)
+
+
+def test_a_violation_says_where_and_who() -> None:
+    session = Session("keep-alive", clock=FakeClock())
+    bogus = Message("keep-alive", "MsgKeepAliveResponse", {"cookie": 1})
+    with pytest.raises(AgencyViolation) as caught:
+        session.observe(RES, bogus)
+    violation = caught.value
+    assert (violation.requirement, violation.protocol, violation.state) == (
+        "KA-RESP-01",
+        "keep-alive",
+        "StClient",
+    )
+    assert (violation.sender, violation.agency, violation.message) == ("responder", "initiator", bogus)
+    assert "KA-RESP-01" in str(violation) and "MsgKeepAliveResponse" in str(violation)
+
+
+def test_a_refused_move_leaves_the_session_as_it_was() -> None:
+    session = Session("keep-alive", clock=FakeClock())
+    session.observe(INI, Message("keep-alive", "MsgKeepAlive", {"cookie": 7}))
+    with pytest.raises(RuleViolation):
+        session.observe(RES, Message("keep-alive", "MsgKeepAliveResponse", {"cookie": 8}))
+    assert session.state == "StServer" and len(session.history) == 1
+    assert session.observe(RES, Message("keep-alive", "MsgKeepAliveResponse", {"cookie": 7})) == "StClient"
+
+
+def test_after_termination_nobody_may_send() -> None:
+    session = Session("keep-alive", clock=FakeClock())
+    session.observe(INI, Message("keep-alive", "MsgDone", {}))
+    for sender in (INI, RES):
+        with pytest.raises(AgencyViolation, match="terminated"):
+            session.observe(sender, Message("keep-alive", "MsgKeepAlive", {"cookie": 1}))
+
+
+# -- pipelining -------------------------------------------------------------------------------------
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    session = Session("chain-sync", clock=FakeClock())
+    for _ in range(3):
+        assert session.observe(INI, cs("MsgRequestNext")) == "StCanAwait"
+    assert session.in_flight == 3 and len(session.pending) == 2
+    assert session.allowed(INI) == ("MsgRequestNext", "MsgFindIntersect")
+    assert session.observe(RES, forward(1)) == "StCanAwait"
+    assert session.observe(RES, cs("MsgAwaitReply")) == "StMustReply"
+    assert session.observe(RES, forward(2)) == "StCanAwait"
+    assert session.observe(RES, forward(3)) == "StIdle"
+    assert session.in_flight == 0 and session.pending == ()
+
+
+def test_a_pipelined_request_is_checked_when_its_turn_comes() -> None:
+    """The outbound side checks a request when it reads it, after the replies before it."""
+    session = Session("tx-submission2", clock=FakeClock())
+    session.observe(INI, Message("tx-submission2", "MsgInit", {}))
+    session.observe(RES, Message("tx-submission2", "MsgRequestTxIds", {"blocking": True, "ack": 0, "req": 3}))
+    ids = IndefList({"txid": t, "size": s} for t, _, s in TXS[:3])
+    session.observe(INI, Message("tx-submission2", "MsgReplyTxIds", {"txids": ids}))
+    session.observe(
+        RES, Message("tx-submission2", "MsgRequestTxIds", {"blocking": False, "ack": 2, "req": 1})
+    )
+    acked = Message("tx-submission2", "MsgRequestTxs", {"txids": IndefList([TXS[0][0]])})
+    assert session.observe(RES, acked) == "StTxIdsNonBlocking"
+    reply = Message("tx-submission2", "MsgReplyTxIds", {"txids": IndefList()})
+    with pytest.raises(RuleViolation) as caught:
+        session.observe(INI, reply)
+    assert caught.value.requirement == "TX-REQTX-01"
+    assert (caught.value.sender, caught.value.message) == ("responder", acked)
+    assert session.state == "StIdle" and session.pending == ()
+
+
+def test_the_other_side_cannot_pipeline() -> None:
+    session = Session("block-fetch", clock=FakeClock())
+    session.observe(
+        INI, Message("block-fetch", "MsgRequestRange", {"from_point": CHAIN[0][0], "to_point": CHAIN[0][0]})
+    )
+    session.observe(RES, Message("block-fetch", "MsgStartBatch", {}))
+    with pytest.raises(AgencyViolation):
+        session.observe(INI, Message("block-fetch", "MsgBlock", {"block": CHAIN[0][1]}))
+
+
+# -- time -------------------------------------------------------------------------------------------
+
+
+def test_time_limits_use_the_session_clock() -> None:
+    clock = FakeClock()
+    session = Session("chain-sync", clock=clock)
+    session.observe(INI, cs("MsgRequestNext"))
+    assert session.deadline == 10.0
+    clock.advance(9.5)
+    session.check_time()
+    session.observe(RES, cs("MsgAwaitReply"))
+    assert session.deadline == 9.5 + 601.0
+    clock.advance(601.5)
+    with pytest.raises(TimeLimitExceeded) as caught:
+        session.check_time()
+    assert (caught.value.limit, caught.value.observed) == (601.0, 601.5)
+    assert (caught.value.sender, caught.value.state, caught.value.requirement) == (
+        "responder",
+        "StMustReply",
+        "CS-TIME-01",
+    )
+    with pytest.raises(TimeLimitExceeded):
+        session.observe(RES, forward(1))
+
+
+def test_a_scale_factor_keeps_time_limit_tests_fast() -> None:
+    clock = FakeClock()
+    session = Session("keep-alive", clock=clock, time_scale=0.01)
+    session.observe(INI, Message("keep-alive", "MsgKeepAlive", {"cookie": 1}))
+    clock.advance(0.7)
+    with pytest.raises(TimeLimitExceeded) as caught:
+        session.observe(RES, Message("keep-alive", "MsgKeepAliveResponse", {"cookie": 1}))
+    assert caught.value.limit == pytest.approx(0.6)
+
+
+def test_states_without_a_time_limit_wait_forever() -> None:
+    clock = FakeClock()
+    session = Session("local-tx-submission", clock=clock)
+    clock.advance(1e9)
+    session.check_time()
+    assert session.deadline is None
+    assert session.observe(INI, Message("local-tx-submission", "MsgSubmitTx", {"tx": b"\x80"})) == "StBusy"
+
+
+def test_clocks() -> None:
+    clock = FakeClock(5)
+    assert clock.advance(2) == 7 == clock.now()
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    real = MonotonicClock()
+    assert real.now() <= real.now()
+    assert Limit(10).scaled(0.5) == 5 and Limit(None).scaled(0.5) is None
+
+
+# -- bytes ------------------------------------------------------------------------------------------
+
+
+def _no_decoder(protocol: str, data: bytes, state: str | None = None) -> Message:
+    raise AssertionError("the byte limit must be checked before decoding")
+
+
+def test_an_oversized_message_is_refused_before_decoding() -> None:
+    session = Session("handshake", clock=FakeClock(), decoder=_no_decoder)
+    with pytest.raises(ByteLimitExceeded) as caught:
+        session.observe(INI, b"\x00" * 5761)
+    assert (caught.value.limit, caught.value.observed, caught.value.requirement) == (
+        5760,
+        5761,
+        "HS-BYTES-01",
+    )
+
+
+def test_the_byte_limit_of_a_decoded_message_comes_from_its_raw_bytes() -> None:
+    session = Session("peer-sharing", clock=FakeClock())
+    big = Message("peer-sharing", "MsgShareRequest", {"amount": 1}, raw=b"\x00" * 6000)
+    with pytest.raises(ByteLimitExceeded):
+        session.observe(INI, big)
+
+
+def test_bytes_that_do_not_decode_are_a_codec_violation() -> None:
+    from conformance.wire.errors import UnknownMessage
+
+    def decoder(protocol: str, data: bytes, state: str | None = None) -> Message:
+        raise UnknownMessage("a tag of StIdle", protocol=protocol, state=state)
+
+    with pytest.raises(DecodeViolation) as caught:
+        Session("chain-sync", decoder=decoder).observe(INI, b"\x81\x09")
+    assert caught.value.requirement == "CS-CODEC-01"
+    assert isinstance(caught.value.error, UnknownMessage)
+
+
+@needs_decoder
+def test_bytes_are_decoded_by_the_wire_layer_in_the_current_state() -> None:
+    session = Session("chain-sync", clock=FakeClock())
+    assert session.observe(INI, wire.encode(cs("MsgRequestNext"))) == "StCanAwait"
+    with pytest.raises(DecodeViolation) as caught:
+        session.observe(RES, wire.encode(cs("MsgRequestNext")))
+    assert caught.value.requirement == "CS-CODEC-01" and caught.value.state == "StCanAwait"
+    session.observe(RES, wire.encode(cs("MsgAwaitReply")))
+    assert session.state == "StMustReply"
+
+
+@needs_decoder
+def test_a_keep_alive_exchange_from_bytes() -> None:
+    session = Session("keep-alive", clock=FakeClock())
+    session.observe(INI, bytes.fromhex("8200191234"))
+    with pytest.raises(Violation) as caught:
+        session.observe(RES, bytes.fromhex("8201191235"))
+    assert caught.value.requirement == "KA-COOKIE-01"
+    assert session.observe(RES, bytes.fromhex("8201191234")) == "StClient"
