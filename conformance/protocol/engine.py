@@ -235,10 +235,22 @@ class Session:
             )
 
     def _decode_in(self, state: str, sender: str, data: bytes) -> Any:
-        from conformance.wire.errors import DecodeError
+        """Decode in the state; a message of another state is still decoded, so the table can name the
+        broken rule (agency, unexpected message) instead of a bare codec failure."""
+        from conformance.wire.errors import DecodeError, UnknownMessage
 
         try:
             return self._decode(self.name, data, state=state)
+        except UnknownMessage as error:
+            try:
+                return self._decode(self.name, data, state=None)
+            except DecodeError:
+                raise DecodeViolation(
+                    self.table.requirement("CODEC"),
+                    f"the bytes are not a {self.name} message of {state}: {error}",
+                    error=error,
+                    **self._where(state, sender, data),
+                ) from error
         except DecodeError as error:
             raise DecodeViolation(
                 self.table.requirement("CODEC"),

@@ -245,8 +245,11 @@ def test_bytes_are_decoded_by_the_wire_layer_in_the_current_state() -> None:
     session = Session("chain-sync", clock=FakeClock())
     assert session.observe(INI, wire.encode(cs("MsgRequestNext"))) == "StCanAwait"
     with pytest.raises(DecodeViolation) as caught:
-        session.observe(RES, wire.encode(cs("MsgRequestNext")))
+        session.observe(RES, bytes.fromhex("8109"))  # no chain-sync message has tag 9
     assert caught.value.requirement == "CS-CODEC-01" and caught.value.state == "StCanAwait"
+    with pytest.raises(Violation) as misplaced:  # a real message of another state: the table names the rule
+        session.observe(RES, wire.encode(cs("MsgRequestNext")))
+    assert misplaced.value.requirement == "CS-MSG-01"
     session.observe(RES, wire.encode(cs("MsgAwaitReply")))
     assert session.state == "StMustReply"
 
