@@ -721,6 +721,14 @@ def _encode_definite_string(major: int, piece: Any, out: list[bytes]) -> None:
 # Well-formedness of large opaque payloads, and canonicality.
 
 
+def _ignore_tag_content(value: Any, *_: Any) -> None:
+    return None
+
+
+_OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 259, 260, 261, 1004, 55799)}
+"""Tags cbor2 would interpret: their content only needs to be well-formed here, not meaningful."""
+
+
 def check_well_formed(data: bytes) -> None:
     """Raise a DecodeError unless `data` is exactly one well-formed CBOR item.
 
@@ -730,7 +738,7 @@ def check_well_formed(data: bytes) -> None:
     decides and locates the fault.
     """
     try:
-        if len(cbor2.loads(b"\x9f" + data + b"\xff")) == 1:
+        if len(cbor2.loads(b"\x9f" + data + b"\xff", semantic_decoders=_OPAQUE_TAGS)) == 1:
             return
     except Exception:  # noqa: BLE001, S110 - any refusal by cbor2 is re-judged by our own scanner below
         pass

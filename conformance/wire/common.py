@@ -13,7 +13,7 @@ BlockNo = Uint(64)
 HeaderHash = Bytes(max_size=32)
 """Polymorphic in the network layer; 32 bytes (blake2b-256) for Cardano."""
 
-Point = Choice(Nothing(), Record("slot" / SlotNo, "hash" / HeaderHash), cddl="point")
+Point = Choice(Record("slot" / SlotNo, "hash" / HeaderHash), Nothing(), cddl="point")
 """`[]` for the origin (decoded to None) or `[slotNo, headerHash]` (decoded to {"slot", "hash"})."""
 
 Tip = Record("point" / Point, "block_no" / BlockNo, cddl="tip")
@@ -64,8 +64,8 @@ def _later_only(v: dict[str, Any]) -> dict[str, Any]:
 
 
 Header = Choice(
-    Mapped(_ByronHeader, _flatten_byron, _nest_byron, to_json=_header_to_json, from_json=_header_from_json),
     Mapped(_LaterHeader, dict, _later_only, to_json=_header_to_json, from_json=_header_from_json),
+    Mapped(_ByronHeader, _flatten_byron, _nest_byron, to_json=_header_to_json, from_json=_header_from_json),
     cddl="[0, [[0/1, word32], #6.24(bytes)]] / [era, #6.24(bytes)]",
 )
 """An N2N chain-sync header: `[eraIndex, #6.24(header)]`;

@@ -28,7 +28,7 @@ class DecodeError(Exception):
         self.protocol = protocol
         self.message = message
         self.state = state
-        super().__init__(self._render())
+        super().__init__(expected)  # rendered lazily by __str__: Choice raises and catches these often
 
     def _render(self) -> str:
         where = []
@@ -50,7 +50,6 @@ class DecodeError(Exception):
         for key, value in where.items():
             if getattr(self, key, None) in (None, "") and value is not None:
                 setattr(self, key, value)
-        self.args = (self._render(),)
         return self
 
     def __str__(self) -> str:
