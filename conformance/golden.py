@@ -110,6 +110,12 @@ def check(vector: Vector) -> list[str]:
 
 
 def check_message(vector: Vector) -> list[str]:
+    if not vector.valid:
+        try:
+            message = wire.decode(vector.protocol, vector.data, vector.state)
+        except wire.DecodeError:
+            return []
+        return [f"decoded as {message.name}, but the vector is invalid: {vector.extra.get('invalid_because')}"]
     problems = []
     message = wire.decode(vector.protocol, vector.data, vector.state)
     if message.name != vector.message:

@@ -18,7 +18,7 @@ def test_vector(vector: Vector) -> None:
 
 
 def test_every_message_of_every_protocol_has_a_vector() -> None:
-    covered = {(v.protocol, v.message) for v in VECTORS if v.kind == "message"}
+    covered = {(v.protocol, v.message) for v in VECTORS if v.kind == "message" and v.valid}
     missing = [
         (name, message)
         for name, codec in wire.CODECS.items()
@@ -53,7 +53,7 @@ def test_a_wrong_block_hash_is_caught() -> None:
     assert any("computed hash" in problem for problem in golden.check(tampered))
 
 
-SMALL_MESSAGES = [v for v in VECTORS if v.kind == "message" and len(v.data) <= 4096]
+SMALL_MESSAGES = [v for v in VECTORS if v.kind == "message" and v.valid and len(v.data) <= 4096]
 
 
 @pytest.mark.parametrize("vector", SMALL_MESSAGES, ids=[v.id for v in SMALL_MESSAGES])
@@ -69,3 +69,12 @@ def test_construct_reference_path_refuses_trailing_bytes() -> None:
     declaration = wire.codec("keep-alive").messages["MsgDone"]
     with pytest.raises(Exception, match="expected end of stream"):
         declaration.format.parse(bytes.fromhex("810200"))
+
+
+def test_known_invalid_external_vectors_are_refused_with_a_reason() -> None:
+    invalid = [v for v in VECTORS if not v.valid]
+    assert {v.id for v in invalid} >= {"hs-gouroboros-msgrefuse-820283010163666f"}
+    for vector in invalid:
+        assert vector.extra.get("invalid_because")
+        with pytest.raises(wire.DecodeError):
+            wire.decode(vector.protocol, vector.data, vector.state)

@@ -61,7 +61,8 @@ def n2n_version_data(version: int) -> CborType | None:
 
 
 def n2c_version_data(version: int) -> CborType | None:
-    if version & N2C_VERSION_BIT and (version & ~N2C_VERSION_BIT) >= 15:
+    """Data of the N2C versions the current node knows (v16..v23; v1..v15 were removed in 2024)."""
+    if version in N2C_VERSIONS:
         return N2C_V15_ON
     return None
 
@@ -109,9 +110,10 @@ class VersionTable(CborType):
 
     def strategy(self) -> st.SearchStrategy[Any]:
         def table(keys: list[int]) -> st.SearchStrategy[dict[int, Any]]:
-            kinds = [self.data_for(k) for k in keys]
+            ordered = sorted(keys)  # data is drawn for each key in the order the keys are written
+            kinds = [self.data_for(k) for k in ordered]
             return st.tuples(*(k.strategy() for k in kinds if k is not None)).map(
-                lambda datas: dict(zip(sorted(keys), datas, strict=True))
+                lambda datas: dict(zip(ordered, datas, strict=True))
             )
 
         return st.lists(st.sampled_from(self.versions), unique=True, max_size=4).flatmap(table)
@@ -146,13 +148,34 @@ def _data_or_raw(kind: CborType | None, value: Any, path: str) -> Any:
     return Raw().from_item(value, path)
 
 
+class KnownVersion(Uint):
+    """A version number the codec recognises: the node fails to decode a refusal or an acceptance naming
+    any other ("unknow version", "not recognized version" in Handshake/Codec.hs)."""
+
+    def __init__(self, data_for: Callable[[int], CborType | None], versions: tuple[int, ...]) -> None:
+        super().__init__(32)
+        self.data_for = data_for
+        self.versions = versions
+        self.cddl = "versionNumber"
+
+    def from_item(self, item: Any, path: str) -> Any:
+        version = super().from_item(item, path)
+        if self.data_for(version) is None:
+            raise ShapeMismatch(f"a version number this codec recognises, got {version}", path=path)
+        return version
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        return st.sampled_from(self.versions)
+
+
 def _messages(data_for: Callable[[int], CborType | None], versions: tuple[int, ...]) -> list[MessageType]:
     table = VersionTable(data_for, versions)
-    version = Uint(32)
+    known = KnownVersion(data_for, versions)
     refuse = Choice(
-        Tagged("VersionMismatch", 0, "versions" / ListOf(version, form="definite")),
-        Tagged("HandshakeDecodeError", 1, "version" / version, "message" / Text()),
-        Tagged("Refused", 2, "version" / version, "message" / Text()),
+        # the node reads the mismatch list without checking the numbers it holds
+        Tagged("VersionMismatch", 0, "versions" / ListOf(Uint(32), form="definite")),
+        Tagged("HandshakeDecodeError", 1, "version" / known, "message" / Text()),
+        Tagged("Refused", 2, "version" / known, "message" / Text()),
         cddl="refuseReason",
     )
     return [
@@ -181,8 +204,11 @@ class AcceptVersion(MessageType):
     def from_item(self, item: Any, path: str) -> Any:
         fields = super().from_item(item, path)
         kind = self.data_for(fields["version"])
-        if kind is not None:
-            fields["version_data"] = kind.from_item(item[2], f"{path}.version_data")
+        if kind is None:
+            raise ShapeMismatch(
+                f"a version number this codec recognises, got {fields['version']}", path=f"{path}.version"
+            )
+        fields["version_data"] = kind.from_item(item[2], f"{path}.version_data")
         return fields
 
     def to_item(self, value: Any, path: str) -> Any:

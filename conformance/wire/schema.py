@@ -485,7 +485,9 @@ class Choice(CborType):
         for alternative in self.alternatives:
             try:
                 return alternative.from_item(item, path)
-            except ShapeMismatch:
+            except ShapeMismatch as error:
+                if getattr(error, "committed", False):
+                    raise  # the item chose this alternative (its discriminator matched): report why it failed
                 continue
         raise self.mismatch(item, path)
 
@@ -629,7 +631,11 @@ class Tagged(CborType):
     def from_item(self, item: Any, path: str) -> Any:
         if not isinstance(item, list) or not item or item[0] != self.discriminator:
             raise self.mismatch(item, path)
-        fields = self.record.from_item(item, path)
+        try:
+            fields = self.record.from_item(item, path)
+        except ShapeMismatch as error:
+            error.committed = True  # type: ignore[attr-defined]
+            raise
         fields.pop("tag")
         return {"kind": self.kind, **fields}
 
