@@ -106,3 +106,27 @@ def test_argument_widths_come_from_the_construct_head_declaration() -> None:
     parsed = cbor.Head.parse(bytes.fromhex("1a000186a0"))
     assert (parsed.initial.major, parsed.initial.info, parsed.argument) == (0, 26, 100000)
     assert cbor.WIDTH_OF_INFO == {24: 1, 25: 2, 26: 4, 27: 8}
+
+
+def test_nan_payload_survives_the_round_trip() -> None:
+    for hex_ in ("f97e01", "fa7fc00001"):
+        data = bytes.fromhex(hex_)
+        assert cbor.encode_item(cbor.decode_item(data)[0]) == data
+        assert cbor.encode_item_reference(cbor.decode_item_reference(data)) == data
+
+
+def test_a_trailing_break_code_is_not_hidden_by_the_fast_check() -> None:
+    with pytest.raises(TrailingBytes):
+        cbor.check_well_formed(bytes.fromhex("00ff"))
+
+
+@pytest.mark.parametrize("opener", [b"\x81", b"\xc1", b"\x9f"])
+def test_all_paths_share_one_nesting_bound(opener: bytes) -> None:
+    def nested(depth: int) -> bytes:
+        closer = b"\xff" * depth if opener == b"\x9f" else b""
+        return opener * depth + b"\x00" + closer
+
+    for decode in (cbor.decode_item, cbor.decode_item_reference, cbor.scan_item, cbor.check_well_formed):
+        decode(nested(cbor.MAX_DEPTH))
+        with pytest.raises(MalformedCbor):
+            decode(nested(cbor.MAX_DEPTH + 1))

@@ -15,6 +15,7 @@ the error location.
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 from collections.abc import Iterator
@@ -57,6 +58,10 @@ def _argument_value(head: Any) -> int:
     return info if info < 24 else head.argument
 
 
+class ClaimBeyondInput(c.ConstructError):  # type: ignore[misc]
+    """A length that the rest of the input cannot hold: the input is truncated (or lies)."""
+
+
 def _claim_fits(ctx: Any) -> bool:
     """A claimed length must be backed by input before anything is read or allocated (2^64 stays a number)."""
     if ctx._building:
@@ -65,7 +70,10 @@ def _claim_fits(ctx: Any) -> bool:
     if info == INDEFINITE or major not in (2, 3, 4, 5):
         return True
     per_entry = 2 if major == 5 else 1
-    return _argument_value(ctx.head) * per_entry <= _remaining(ctx)
+    claimed = _argument_value(ctx.head) * per_entry
+    if claimed > _remaining(ctx):
+        raise ClaimBeyondInput(f"{claimed} items or bytes claimed, {_remaining(ctx)} bytes left")
+    return True
 
 
 _HEAD_IS_VALID = c.Check(
@@ -74,6 +82,24 @@ _HEAD_IS_VALID = c.Check(
         or (ctx.head.initial.info == INDEFINITE and ctx.head.initial.major in (2, 3, 4, 5, 7))
     )
 )
+
+
+def _nesting(ctx: Any) -> int:
+    """How many containers enclose the item being parsed (each CborItem level adds one context)."""
+    depth = -1
+    while ctx is not None and "head" in ctx:
+        depth += 1
+        ctx = ctx.get("_")
+    return depth
+
+
+def _within_depth(ctx: Any) -> bool:
+    """A container (array, map, tag, indefinite string) may open only above MAX_DEPTH enclosing ones."""
+    if ctx._building:
+        return True
+    major, info = ctx.head.initial.major, ctx.head.initial.info
+    opens = major in (4, 5, 6) or (info == INDEFINITE and major in (2, 3))
+    return not opens or _nesting(ctx) < MAX_DEPTH
 
 
 def _is_break(item: Any, *_: Any) -> bool:
@@ -117,6 +143,7 @@ ItemGrammar = c.Struct(
     "head" / Head,
     _HEAD_IS_VALID,
     c.Check(_claim_fits),
+    c.Check(_within_depth),
     "content"
     / c.Switch(
         c.this.head.initial.major,
@@ -274,14 +301,29 @@ UNDEFINED = _Undefined()
 
 
 class EncodedFloat(float):
-    """A float with the width (2, 4 or 8 bytes) it was written in."""
+    """A float with the width (2, 4 or 8 bytes) it was written in, and its exact bits when decoded
+    (a NaN's payload is not kept by the float value itself)."""
 
     width: int
+    bits: int | None
 
-    def __new__(cls, value: float, width: int) -> EncodedFloat:
+    def __new__(cls, value: float, width: int, bits: int | None = None) -> EncodedFloat:
         obj = super().__new__(cls, value)
         obj.width = width
+        obj.bits = bits
         return obj
+
+
+def _float_bits(obj: float) -> tuple[int, int]:
+    """(width, bits) to write a float with: the remembered ones, else the shortest exact form."""
+    if isinstance(obj, EncodedFloat):
+        if obj.bits is not None:
+            return obj.width, obj.bits
+        width = obj.width
+    else:
+        width = _shortest_float_width(obj)
+    fmt = {2: ">e", 4: ">f", 8: ">d"}[width]
+    return width, int.from_bytes(struct.pack(fmt, obj), "big")
 
 
 class _Break:
@@ -394,7 +436,7 @@ class _ItemAdapter(c.Adapter):  # type: ignore[misc]
             return BREAK
         if info in (25, 26, 27):
             width = WIDTH_OF_INFO[info]
-            return EncodedFloat(_float_from_bits(head.argument, width), width)
+            return EncodedFloat(_float_from_bits(head.argument, width), width, head.argument)
         if info == 24:
             if head.argument < 32:
                 raise c.ValidationError("two-byte simple value below 32", path=path)
@@ -450,9 +492,7 @@ def _to_container(obj: Any) -> c.Container:
             return c.Container(head=_head(7, obj.value, 1), content=None)
         return c.Container(head=_head(7, obj.value), content=None)
     if isinstance(obj, float):
-        width = obj.width if isinstance(obj, EncodedFloat) else _shortest_float_width(obj)
-        fmt = {2: ">e", 4: ">f", 8: ">d"}[width]
-        bits = int.from_bytes(struct.pack(fmt, obj), "big")
+        width, bits = _float_bits(obj)
         return c.Container(head=_head(7, bits, width), content=None)
     raise EncodeError(f"no CBOR encoding for {type(obj).__name__}")
 
@@ -469,13 +509,34 @@ CborDocument = c.Struct("item" / CborItem, c.Terminated)
 """Exactly one item and nothing after it."""
 
 
+_REFERENCE_STACK = 40 * MAX_DEPTH
+"""Python frames the construct path may use: construct spends about 25 frames on each nesting level."""
+
+
+def _deep_enough() -> Any:
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def raised() -> Any:
+        before = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(before, _REFERENCE_STACK))
+        try:
+            yield
+        finally:
+            sys.setrecursionlimit(before)
+
+    return raised()
+
+
 def decode_item_reference(data: bytes) -> Any:
     """Decode through the construct grammar (slow; the reference the fast path is tested against)."""
     try:
-        item = CborDocument.parse(data).item
+        with _deep_enough():
+            item = CborDocument.parse(data).item
     except c.TerminatedError as exc:
         raise TrailingBytes("end of input after one CBOR item", path=str(exc.path or "")) from None
-    except c.StreamError as exc:
+    except (c.StreamError, ClaimBeyondInput) as exc:
         raise TruncatedInput(f"more input ({exc})") from None
     except (c.ConstructError, RecursionError, ValueError, OverflowError) as exc:
         raise MalformedCbor(f"well-formed CBOR ({type(exc).__name__}: {exc})") from None
@@ -487,7 +548,8 @@ def decode_item_reference(data: bytes) -> Any:
 def encode_item_reference(value: Any) -> bytes:
     """Encode through the construct grammar."""
     try:
-        return bytes(CborItem.build(value))
+        with _deep_enough():
+            return bytes(CborItem.build(value))
     except c.ConstructError as exc:
         raise EncodeError(str(exc)) from None
 
@@ -504,7 +566,11 @@ def decode_item(data: bytes, pos: int = 0, *, allow_trailing: bool = False) -> t
 
     Unless `allow_trailing`, the item must end exactly at the end of `data`.
     """
-    value, end = _decode(data, pos, 0)
+    try:
+        value, end = _decode(data, pos, 0)
+    except RecursionError:  # only deep input gets here: decode it again with room for MAX_DEPTH levels
+        with _deep_enough():
+            value, end = _decode(data, pos, 0)
     if value is BREAK:
         raise MalformedCbor("a data item, not a break code", offset=pos)
     if not allow_trailing and end != len(data):
@@ -583,7 +649,7 @@ def _decode(data: bytes, pos: int, depth: int) -> tuple[Any, int]:
         if n < 32:
             raise MalformedCbor("two-byte simple value of at least 32", offset=pos)
         return Simple(n, wide=True), p
-    return EncodedFloat(_float_from_bits(n, width), width), p
+    return EncodedFloat(_float_from_bits(n, width), width, n), p
 
 
 def _text(raw: bytes, pos: int) -> str:
@@ -599,6 +665,8 @@ def _decode_indefinite(data: bytes, pos: int, major: int, depth: int) -> tuple[A
         return BREAK, p
     if major in (0, 1, 6):
         raise MalformedCbor(f"a definite argument for major type {major}", offset=pos)
+    if depth >= MAX_DEPTH:
+        raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=pos)
     if major in (2, 3):
         chunks: list[Any] = []
         while True:
@@ -614,8 +682,6 @@ def _decode_indefinite(data: bytes, pos: int, major: int, depth: int) -> tuple[A
         if major == 2:
             return EncodedBytes(b"".join(chunks), chunks=chunks), p
         return EncodedText("".join(chunks), chunks=chunks), p
-    if depth >= MAX_DEPTH:
-        raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=pos)
     items: list[Any] = []
     while True:
         item, p = _decode(data, p, depth + 1)
@@ -704,9 +770,8 @@ def _encode(obj: Any, out: list[bytes]) -> None:
         else:
             _put_head(out, 7, obj.value, 0)
     elif isinstance(obj, float):
-        width = obj.width if isinstance(obj, EncodedFloat) else _shortest_float_width(obj)
-        fmt = {2: ">e", 4: ">f", 8: ">d"}[width]
-        out.append(bytes((0xE0 | INFO_OF_WIDTH[width],)) + struct.pack(fmt, obj))
+        width, bits = _float_bits(obj)
+        out.append(bytes((0xE0 | INFO_OF_WIDTH[width],)) + bits.to_bytes(width, "big"))
     else:
         raise EncodeError(f"no CBOR encoding for {type(obj).__name__}")
 
@@ -732,13 +797,15 @@ _OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 2
 def check_well_formed(data: bytes) -> None:
     """Raise a DecodeError unless `data` is exactly one well-formed CBOR item.
 
-    The native cbor2 decoder gives the fast yes for the common case: the payload is read as the content of
-    an indefinite array, which holds exactly one element only if nothing trails the item. When cbor2 says
-    no (it also refuses well-formed items whose tag content it does not understand), our own scanner
-    decides and locates the fault.
+    The native cbor2 decoder gives the fast yes for the common case (with a seekable stream it leaves the
+    stream exactly at the end of the item, which tells trailing bytes apart). When cbor2 says no (it also
+    refuses well-formed items whose content it would interpret), our own scanner decides and locates the
+    fault.
     """
+    stream = io.BytesIO(data)
     try:
-        if len(cbor2.loads(b"\x9f" + data + b"\xff", semantic_decoders=_OPAQUE_TAGS)) == 1:
+        cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
+        if stream.tell() == len(data):
             return
     except Exception:  # noqa: BLE001, S110 - any refusal by cbor2 is re-judged by our own scanner below
         pass
