@@ -17,7 +17,7 @@ from . import cbor
 from .cbor import WideInt
 from .errors import DecodeError, EncodeError, ShapeMismatch, UnknownMessage
 from .message import Message
-from .schema import CborType, Const, Record, RecordDict
+from .schema import CborType, Const, Record, remembering
 
 
 class MessageType(CborType):
@@ -47,9 +47,7 @@ class MessageType(CborType):
         fields = self.record.from_item(item, path)
         fields.pop("tag")
         if isinstance(item[0], WideInt):
-            fields = RecordDict(fields)
-            fields.width = getattr(item, "width", None)
-            fields.tag_width = item[0].width  # type: ignore[attr-defined]
+            fields = remembering(fields, width=getattr(item, "width", None), tag_width=item[0].width)
         return fields
 
     def to_item(self, value: Any, path: str) -> Any:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from .cbor import Map
 from .codec import Codec, MessageType
 from .errors import DecodeError, EncodeError, ShapeMismatch
-from .schema import JSON, Bool, CborType, Choice, ListOf, Raw, RawCbor, Record, Tagged, Text, Uint
+from .schema import JSON, Bool, CborType, Choice, ListOf, Raw, RawCbor, Record, Tagged, Text, Uint, remembering
 
 NetworkMagic = Uint(32)
 
@@ -122,9 +122,7 @@ class VersionTable(CborType):
         out = {}
         for key, data in value.items():
             kind = self.data_for(key)
-            out[str(key)] = (
-                bytes(data).hex() if isinstance(data, RawCbor) or kind is None else kind.to_json(data)
-            )
+            out[str(key)] = bytes(data).hex() if isinstance(data, RawCbor) or kind is None else kind.to_json(data)
         return out
 
     def from_json(self, data: JSON) -> Any:
@@ -132,9 +130,7 @@ class VersionTable(CborType):
         for key, value in data.items():
             kind = self.data_for(int(key))
             out[int(key)] = (
-                RawCbor(bytes.fromhex(value))
-                if isinstance(value, str) or kind is None
-                else kind.from_json(value)
+                RawCbor(bytes.fromhex(value)) if isinstance(value, str) or kind is None else kind.from_json(value)
             )
         return out
 
@@ -187,6 +183,10 @@ def _messages(data_for: Callable[[int], CborType | None], versions: tuple[int, .
     ]
 
 
+def _memory(value: Any) -> dict[str, Any]:
+    return {key: getattr(value, key, None) for key in ("width", "tag_width", "source_item")}
+
+
 class AcceptVersion(MessageType):
     """`[1, versionNumber, versionData]`: the data's shape depends on the version chosen."""
 
@@ -216,7 +216,7 @@ class AcceptVersion(MessageType):
         data = value.get("version_data")
         if kind is None or isinstance(data, RawCbor):
             return super().to_item(value, path)
-        items = super().to_item({**value, "version_data": RawCbor(b"\xf6")}, path)
+        items = super().to_item(remembering({**value, "version_data": RawCbor(b"\xf6")}, **_memory(value)), path)
         items[2] = kind.to_item(data, f"{path}.version_data")
         return items
 

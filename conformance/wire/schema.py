@@ -36,9 +36,22 @@ class RawCbor(bytes):
 
 
 class RecordDict(dict):  # type: ignore[type-arg]
-    """Fields of a record whose array head was written in a non-shortest form."""
+    """Fields decoded from an item written in a non-shortest form, with what is needed to write it again:
+    the array head's width, the discriminator's width, or (for computed values) the item itself."""
 
     width: int | None = None
+    tag_width: int | None = None
+    source_item: Any = None
+
+
+def remembering(fields: dict[str, Any], **memory: Any) -> dict[str, Any]:
+    """`fields` as a RecordDict carrying `memory` (a copy; attributes do not survive `{**d}`)."""
+    out = RecordDict(fields)
+    for key in ("width", "tag_width", "source_item"):
+        value = memory.get(key, getattr(fields, key, None))
+        if value is not None:
+            setattr(out, key, value)
+    return out
 
 
 def _kind(item: Any) -> str:
@@ -459,9 +472,7 @@ class MapOf(CborType):
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise EncodeError(f"{path}: dict needed")
-        return Map(
-            [(self.key.to_item(k, path), self.value.to_item(v, f"{path}[{k!r}]")) for k, v in value.items()]
-        )
+        return Map([(self.key.to_item(k, path), self.value.to_item(v, f"{path}[{k!r}]")) for k, v in value.items()])
 
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.dictionaries(self.key.strategy(), self.value.strategy(), max_size=self.max_len)
@@ -571,6 +582,13 @@ class Mapped(CborType):
         self._from_json = from_json or (lambda d: d)
         self.cddl = cddl or inner.describe()
 
+    def _written_as(self, source: Any, value: Any, path: str) -> bool:
+        """Whether `value` is still what `source` decodes to here (then `source` says how to write it)."""
+        try:
+            return bool(self._decode_value(self.inner.from_item(source, path)) == value)
+        except DecodeError:
+            return False
+
     def to_json(self, value: Any) -> JSON:
         return self._to_json(value)
 
@@ -578,9 +596,15 @@ class Mapped(CborType):
         return self._from_json(data)
 
     def from_item(self, item: Any, path: str) -> Any:
-        return self._decode_value(self.inner.from_item(item, path))
+        value = self._decode_value(self.inner.from_item(item, path))
+        if isinstance(value, dict) and next(cbor.canonicality(item), None) is not None:
+            return remembering(value, source_item=item)  # the computed value cannot say how it was written
+        return value
 
     def to_item(self, value: Any, path: str) -> Any:
+        source = getattr(value, "source_item", None)
+        if source is not None and self._written_as(source, value, path):
+            return source
         try:
             inner = self._encode_value(value)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -624,9 +648,7 @@ class Tagged(CborType):
         self.kind = kind
         self.record = Record("tag" / Const(discriminator), *fields)
         self.discriminator = discriminator
-        self.cddl = (
-            "[" + ", ".join([str(discriminator), *(t.describe() for _, t in self.record.fields[1:])]) + "]"
-        )
+        self.cddl = "[" + ", ".join([str(discriminator), *(t.describe() for _, t in self.record.fields[1:])]) + "]"
 
     def from_item(self, item: Any, path: str) -> Any:
         if not isinstance(item, list) or not item or item[0] != self.discriminator:
@@ -637,17 +659,24 @@ class Tagged(CborType):
             error.committed = True  # type: ignore[attr-defined]
             raise
         fields.pop("tag")
-        return {"kind": self.kind, **fields}
+        value = {"kind": self.kind, **fields}
+        if isinstance(item[0], WideInt) or getattr(fields, "width", None) is not None:
+            tag_width = item[0].width if isinstance(item[0], WideInt) else None
+            return remembering(value, width=getattr(fields, "width", None), tag_width=tag_width)
+        return value
 
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict) or value.get("kind") != self.kind:
             raise EncodeError(f"{path}: kind {self.kind!r} expected")
-        return self.record.to_item({**value, "tag": self.discriminator}, path)
+        tag = self.discriminator
+        tag_width = getattr(value, "tag_width", None)
+        fields = remembering(
+            {**value, "tag": WideInt(tag, tag_width) if tag_width else tag}, width=getattr(value, "width", None)
+        )
+        return self.record.to_item(fields, path)
 
     def strategy(self) -> st.SearchStrategy[Any]:
-        return self.record.strategy().map(
-            lambda d: {"kind": self.kind, **{k: v for k, v in d.items() if k != "tag"}}
-        )
+        return self.record.strategy().map(lambda d: {"kind": self.kind, **{k: v for k, v in d.items() if k != "tag"}})
 
     def to_json(self, value: Any) -> JSON:
         body = self.record.to_json({**value, "tag": self.discriminator})
@@ -684,9 +713,7 @@ def cbor_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
             st.lists(children, max_size=4).map(lambda xs: EncodedList(xs, indefinite=True)),
             st.lists(st.tuples(children, children), max_size=3).map(lambda ps: Map(ps)),
             st.lists(st.tuples(children, children), max_size=3).map(lambda ps: Map(ps, indefinite=True)),
-            st.tuples(st.integers(0, 2**16), children)
-            .filter(lambda t: t[0] != 24)
-            .map(lambda t: Tag(t[0], t[1])),
+            st.tuples(st.integers(0, 2**16), children).filter(lambda t: t[0] != 24).map(lambda t: Tag(t[0], t[1])),
         )
 
     return st.recursive(leaves, extend, max_leaves=max_leaves)
