@@ -77,3 +77,16 @@ def test_interleaved_streams_are_kept_apart_by_protocol_and_direction() -> None:
     for sdu in sdus:
         out.extend((done.protocol, done.mode, message) for done, message in demux.feed(sdu.encode()))
     assert out == [(8, 1, keep_alive), (2, 0, chain_sync), (8, 0, keep_alive)]
+
+
+def test_a_large_message_is_not_rescanned_for_every_sdu() -> None:
+    """A 648 KB block arriving in 53 SDUs: the reassembler waits for the length it already knows."""
+    from conformance.vectors import load_vectors
+
+    vector = next(v for v in load_vectors() if v.id == "lcs-gouroboros-rollforward-ntc-byron-ebb")
+    stream = StreamReassembler("local-chain-sync")
+    first, *rest = segment(vector.data, protocol=5, mode=1)
+    assert list(stream.feed(first.payload)) == []
+    assert stream._needed > len(vector.data) // 2  # known from the byte string's head
+    out = [message for sdu in rest for message in stream.feed(sdu.payload)]
+    assert out == [vector.data]

@@ -578,6 +578,14 @@ def decode_item(data: bytes, pos: int = 0, *, allow_trailing: bool = False) -> t
     return value, end
 
 
+def _short(what: str, offset: int, needed: int) -> TruncatedInput:
+    """A TruncatedInput that also says how long the input must at least be (`needed`), so a reader of a
+    byte stream can wait for that much before looking again."""
+    error = TruncatedInput(what, offset=offset)
+    error.needed = needed  # type: ignore[attr-defined]
+    return error
+
+
 def _argument(data: bytes, pos: int, info: int) -> tuple[int, int, int]:
     """Read the argument after the initial byte at `pos`; returns (value, width, next offset)."""
     if info < 24:
@@ -587,7 +595,7 @@ def _argument(data: bytes, pos: int, info: int) -> tuple[int, int, int]:
         raise MalformedCbor(f"additional info {info} is reserved", offset=pos)
     end = pos + 1 + width
     if end > len(data):
-        raise TruncatedInput(f"{width}-byte argument", offset=pos)
+        raise _short(f"{width}-byte argument", pos, end)
     return int.from_bytes(data[pos + 1 : end], "big"), width, end
 
 
@@ -860,14 +868,14 @@ def scan_item(data: bytes, pos: int = 0) -> int:
         p = p2
         if major in (2, 3):
             if p + n > end:
-                raise TruncatedInput(f"{n} bytes of string", offset=p)
+                raise _short(f"{n} bytes of string", p, p + n)
             if major == 3:
                 _text(data[p : p + n], p)
             p += n
         elif major in (4, 5):
             count = n if major == 4 else 2 * n
             if count > end - p:
-                raise TruncatedInput(f"{count} items", offset=p)
+                raise _short(f"{count} items", p, p + count)
             if count:
                 if len(stack) >= MAX_DEPTH:
                     raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=p)

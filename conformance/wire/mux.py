@@ -104,10 +104,11 @@ class Demuxer:
     def feed(self, data: bytes) -> Iterator[SDU]:
         """Add received bytes and yield every SDU now complete."""
         self._buffer += data
+        received = bytes(self._buffer)  # one copy per read, however many SDUs it completes
         offset = 0
         try:
             while True:
-                sdu, offset = decode_sdu(bytes(self._buffer), offset)
+                sdu, offset = decode_sdu(received, offset)
                 yield sdu
         except TruncatedInput:
             pass
@@ -133,6 +134,7 @@ class StreamReassembler:
         self.limit = limit
         self._buffer = bytearray()
         self._offset = 0
+        self._needed = 0  # bytes the buffered message needs at least before it is worth scanning again
 
     def feed(self, payload: bytes) -> Iterator[bytes]:
         """Add one SDU payload and yield every message it completes, in order."""
@@ -142,15 +144,18 @@ class StreamReassembler:
                 f"at most {self.limit} bytes queued for this stream (have {len(self._buffer)})",
                 protocol=self.protocol,
             )
+        if len(self._buffer) < self._needed:
+            return  # a large message (a block) still arriving: no rescan per SDU
         data = bytes(self._buffer)
         start = 0
+        self._needed = 0
         try:
             while start < len(data):
                 end = scan_item(data, start)
                 yield data[start:end]
                 start = end
-        except TruncatedInput:
-            pass
+        except TruncatedInput as short:
+            self._needed = getattr(short, "needed", len(data) + 1) - start
         except DecodeError as exc:
             raise exc.located(protocol=self.protocol, offset=self._offset + start) from None
         finally:
