@@ -10,6 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from conformance.wire.cbor import scan_item
+from conformance.wire.errors import DecodeError
+
 from . import catalogue
 from .table import INITIATOR, RESPONDER
 from .violations import IngressQueueOverrun, MuxViolation, Violation
@@ -55,6 +58,13 @@ NODE_TO_CLIENT = (
 MINI_PROTOCOLS = {"node-to-node": NODE_TO_NODE, "node-to-client": NODE_TO_CLIENT}
 
 
+def _one_whole_message(payload: bytes) -> bool:
+    try:
+        return scan_item(payload) == len(payload)
+    except DecodeError:
+        return False
+
+
 def _enabled(version_data: Mapping[str, Any], flag: str) -> bool:
     value = version_data.get(flag)
     return value is True or value == 1
@@ -75,6 +85,7 @@ class MuxChecker:
         "MUX-SDU-02",
         "MUX-SDU-03",
         "MUX-INGRESS-01",
+        "MUX-HS-01",
         "PS-NEG-01",
     )
 
@@ -154,6 +165,10 @@ class MuxChecker:
         ):
             yield self._violation(
                 "MUX-MODE-01", f"the connection's {sender} sent an SDU with mode bit {sdu.mode}", sdu, sender
+            )
+        if sdu.protocol == 0 and size and not _one_whole_message(bytes(sdu.payload)):
+            yield self._violation(
+                "MUX-HS-01", "a handshake SDU that is not exactly one whole handshake message", sdu, sender
             )
         bundle = self.bundle()
         if sdu.protocol not in bundle:

@@ -319,7 +319,20 @@ def ltm(*moves: tuple[str, str, dict[str, Any]], **options: Any) -> Session:
 
 
 def sdu(protocol: int, mode: int, size: int = 4) -> SimpleNamespace:
-    return SimpleNamespace(timestamp=0, mode=mode, protocol=protocol, payload=b"\x00" * size)
+    """An SDU whose payload is one whole CBOR item (a byte string) of exactly `size` bytes."""
+    return SimpleNamespace(timestamp=0, mode=mode, protocol=protocol, payload=_one_item(size))
+
+
+def _one_item(size: int) -> bytes:
+    if size <= 1:
+        return b"\x00" * size
+    if size <= 24:
+        return bytes((0x40 + size - 1,)) + bytes(size - 1)
+    if size <= 257:
+        return bytes((0x58, size - 2)) + bytes(size - 2)
+    if size <= 65_538:
+        return b"\x59" + (size - 3).to_bytes(2, "big") + bytes(size - 3)
+    return b"\x5a" + (size - 5).to_bytes(4, "big") + bytes(size - 5)
 
 
 DUPLEX = {"network_magic": MAINNET, "initiator_only": False, "peer_sharing": 0, "query": False}
@@ -459,7 +472,16 @@ BREAKERS: dict[str, Callable[..., object]] = {
     "MUX-SDU-02": lambda: MuxChecker().observe(sdu(0, 0, size=65_536), "initiator"),
     "MUX-SDU-03": lambda strict=True: _large_sdu(strict),
     "MUX-INGRESS-01": lambda: _overrun(),
+    "MUX-HS-01": lambda strict=True: _split_handshake(strict),
 }
+
+
+def _split_handshake(strict: bool) -> MuxChecker:
+    """The first half of a MsgProposeVersions in one SDU (the rest would follow in another)."""
+    mux = MuxChecker(strict=strict)
+    propose = bytes.fromhex("8200a20e841a2d964a09f500f40f841a2d964a09f500f4")
+    mux.observe(SimpleNamespace(timestamp=0, mode=0, protocol=0, payload=propose[:10]), "initiator")
+    return mux
 
 
 def _large_sdu(strict: bool) -> MuxChecker:
@@ -509,3 +531,12 @@ def test_a_should_rule_is_a_warning_unless_strict(requirement: str) -> None:
     assert isinstance(checker, (Session, MuxChecker))
     assert [w.requirement for w in checker.warnings] == [requirement]
     assert checker.warnings[0].severity == CATALOGUE[requirement].severity
+
+
+def test_a_whole_handshake_message_in_one_sdu_is_fine_and_two_are_not() -> None:
+    propose = bytes.fromhex("8200a20e841a2d964a09f500f40f841a2d964a09f500f4")
+    mux = MuxChecker()
+    mux.observe(SimpleNamespace(timestamp=0, mode=0, protocol=0, payload=propose), "initiator")
+    assert mux.warnings == []
+    mux.observe(SimpleNamespace(timestamp=0, mode=0, protocol=0, payload=propose + propose), "initiator")
+    assert [w.requirement for w in mux.warnings] == ["MUX-HS-01"]
