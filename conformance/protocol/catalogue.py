@@ -7,7 +7,7 @@ tests check that code and catalogue name the same set of rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,3 +96,13 @@ def severity(requirement: str) -> str:
 def for_protocol(name: str) -> list[Requirement]:
     """The requirements that apply to one protocol (or "mux"), in catalogue order."""
     return [entry for entry in load().values() if name in entry.protocols]
+
+
+def report(violations: Iterable[Any], *, strict: bool, warnings: list[Any]) -> None:
+    """Raise the first MUST violation (any, when `strict`); collect SHOULD and informational ones."""
+    for violation in violations:
+        violation.severity = severity(violation.requirement)
+        violation.args = (str(violation),)
+        if violation.severity == "MUST" or strict:
+            raise violation
+        warnings.append(violation)

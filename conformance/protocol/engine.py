@@ -317,9 +317,4 @@ class Session:
             self._apply(queued, now)
 
     def _emit(self, violations: Iterable[Violation]) -> None:
-        for violation in violations:
-            violation.severity = catalogue.severity(violation.requirement)
-            violation.args = (str(violation),)
-            if violation.severity == "MUST" or self.strict:
-                raise violation
-            self.warnings.append(violation)
+        catalogue.report(violations, strict=self.strict, warnings=self.warnings)

@@ -192,9 +192,4 @@ class MuxChecker:
             )
 
     def _emit(self, violations: Iterable[Violation]) -> None:
-        for violation in violations:
-            violation.severity = catalogue.severity(violation.requirement)
-            violation.args = (str(violation),)
-            if violation.severity == "MUST" or self.strict:
-                raise violation
-            self.warnings.append(violation)
+        catalogue.report(violations, strict=self.strict, warnings=self.warnings)
