@@ -558,6 +558,8 @@ def encode_item_reference(value: Any) -> bytes:
 # The fast path (same values, same bytes; pinned to the grammar by tests).
 
 _WIDTH = {info: WIDTH_OF_INFO.get(info, 0) for info in range(32)}
+_SMALLEST_NEEDING = {1: 24, 2: 0x100, 4: 0x10000, 8: 0x100000000}
+"""The smallest argument for which each width is the shortest form (below it the width is non-canonical)."""
 _SIMPLE = {20: False, 21: True, 22: None, 23: UNDEFINED}
 
 
@@ -605,10 +607,13 @@ def _decode(data: bytes, pos: int, depth: int) -> tuple[Any, int]:
     initial = data[pos]
     major = initial >> 5
     info = initial & 0x1F
-    if info == INDEFINITE:
+    if info < 24:  # the argument is in the initial byte: the most common case, kept inline
+        n, width, p, canonical = info, 0, pos + 1, True
+    elif info == INDEFINITE:
         return _decode_indefinite(data, pos, major, depth)
-    n, width, p = _argument(data, pos, info)
-    canonical = width == 0 or width == shortest_width(n)
+    else:
+        n, width, p = _argument(data, pos, info)
+        canonical = n >= _SMALLEST_NEEDING[width]
     if major == 0:
         return (n if canonical else WideInt(n, width)), p
     if major == 1:
@@ -912,6 +917,25 @@ class NonCanonical:
 
     path: str
     what: str
+
+
+def is_shortest(value: Any) -> bool:
+    """Whether `canonicality(value)` would report nothing (a quick yes/no for hot paths)."""
+    if isinstance(value, (WideInt, EncodedBytes, EncodedText)):
+        return False
+    if isinstance(value, list):
+        if isinstance(value, EncodedList) and (value.indefinite or value.width is not None):
+            return False
+        return all(is_shortest(item) for item in value)
+    if isinstance(value, Tag):
+        return value.width is None and is_shortest(value.value)
+    if isinstance(value, Map):
+        if value.indefinite or value.width is not None:
+            return False
+        return all(is_shortest(k) and is_shortest(v) for k, v in value.pairs)
+    if isinstance(value, (EncodedFloat, Simple)):
+        return next(canonicality(value), None) is None
+    return True
 
 
 def canonicality(value: Any, path: str = "$") -> Iterator[NonCanonical]:

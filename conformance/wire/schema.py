@@ -317,13 +317,14 @@ class Record(CborType):
         super().__init__()
         self.fields: list[tuple[str, CborType]] = [(f.name, f.subcon) for f in fields]
         self.required = sum(1 for _, kind in self.fields if not isinstance(kind, Optional))
+        self._arities = range(self.required, len(self.fields) + 1)
         if any(isinstance(kind, Optional) for _, kind in self.fields[: self.required]):
             raise ValueError("optional fields may only stand at the end of a record")
         self.cddl = cddl or "[" + ", ".join(f"{n}: {t.describe()}" for n, t in self.fields) + "]"
 
     @property
     def arities(self) -> range:
-        return range(self.required, len(self.fields) + 1)
+        return self._arities
 
     def from_item(self, item: Any, path: str) -> Any:
         if not isinstance(item, list) or getattr(item, "indefinite", False):
@@ -597,7 +598,7 @@ class Mapped(CborType):
 
     def from_item(self, item: Any, path: str) -> Any:
         value = self._decode_value(self.inner.from_item(item, path))
-        if isinstance(value, dict) and next(cbor.canonicality(item), None) is not None:
+        if isinstance(value, dict) and not cbor.is_shortest(item):
             return remembering(value, source_item=item)  # the computed value cannot say how it was written
         return value
 
