@@ -190,6 +190,18 @@ _SOURCES = (
     "CDDL: chain-sync.cddl",
 )
 
+def _pipelining(max_depth: int | None, note: str) -> Pipelining:
+    """The client may run ahead with MsgRequestNext and MsgFindIntersect; replies come back in order."""
+    return Pipelining(
+        side=INITIATOR,
+        messages=frozenset({"MsgRequestNext", "MsgFindIntersect"}),
+        return_state="StIdle",
+        busy_states=_BUSY,
+        max_depth=max_depth,
+        note=note,
+    )
+
+
 CHAIN_SYNC = ProtocolTable(
     name="chain-sync",
     title="ChainSync (node-to-node, headers)",
@@ -220,13 +232,8 @@ CHAIN_SYNC = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=_transitions(),
-    pipelining=Pipelining(
-        side=INITIATOR,
-        messages=frozenset({"MsgRequestNext", "MsgFindIntersect"}),
-        return_state="StIdle",
-        busy_states=_BUSY,
-        max_depth=PIPELINING_HIGH_MARK,
-        note="the node's client pipelines MsgRequestNext between low/high marks 200/300",
+    pipelining=_pipelining(
+        PIPELINING_HIGH_MARK, "the node's client pipelines MsgRequestNext between low/high marks 200/300"
     ),
     illegal=_ILLEGAL,
     sources=_SOURCES
@@ -250,14 +257,7 @@ LOCAL_CHAIN_SYNC = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=_transitions(),
-    pipelining=Pipelining(
-        side=INITIATOR,
-        messages=frozenset({"MsgRequestNext", "MsgFindIntersect"}),
-        return_state="StIdle",
-        busy_states=_BUSY,
-        max_depth=None,
-        note="local clients (e.g. db-sync) may pipeline; node-to-client has no limits",
-    ),
+    pipelining=_pipelining(None, "local clients (e.g. db-sync) may pipeline; node-to-client has no limits"),
     illegal=_ILLEGAL,
     sources=_SOURCES + ("OC:ouroboros-consensus-diffusion/.../Consensus/Network/NodeToClient.hs",),
     note="MsgRollForward carries a whole block: #6.24(bytes .cbor [blockTag, block]). No limits.",
