@@ -70,9 +70,7 @@ class BlockFetchRules(Rules):
                 f"{render(self.range[0])} .. {render(self.range[1])}",
             )
         if self.blocks == 0 and low is not None and (point.slot, point.hash) != low:
-            yield move.violation(
-                "BF-RANGE-03", f"the batch starts at {point.slot}, not at {render(self.range[0])}"
-            )
+            yield move.violation("BF-RANGE-03", f"the batch starts at {point.slot}, not at {render(self.range[0])}")
         if self.last is not None and (point.prev_hash != self.last.hash or point.slot <= self.last.slot):
             yield move.violation(
                 "BF-ORDER-01",
@@ -124,12 +122,12 @@ BLOCK_FETCH = ProtocolTable(
         State("BFDone", NOBODY, note="StDone in the spec"),
     ),
     transitions=(
-        Transition("MsgRequestRange", "BFIdle", "BFBusy", 0, "range inclusive at both ends"),
-        Transition("MsgClientDone", "BFIdle", "BFDone", 1),
-        Transition("MsgStartBatch", "BFBusy", "BFStreaming", 2),
-        Transition("MsgNoBlocks", "BFBusy", "BFIdle", 3, "the server does not have the whole range"),
-        Transition("MsgBlock", "BFStreaming", "BFStreaming", 4),
-        Transition("MsgBatchDone", "BFStreaming", "BFIdle", 5),
+        Transition("MsgRequestRange", "BFIdle", "BFBusy", "range inclusive at both ends"),
+        Transition("MsgClientDone", "BFIdle", "BFDone"),
+        Transition("MsgStartBatch", "BFBusy", "BFStreaming"),
+        Transition("MsgNoBlocks", "BFBusy", "BFIdle", "the server does not have the whole range"),
+        Transition("MsgBlock", "BFStreaming", "BFStreaming"),
+        Transition("MsgBatchDone", "BFStreaming", "BFIdle"),
     ),
     pipelining=Pipelining(
         side=INITIATOR,

@@ -115,17 +115,11 @@ class ChainSyncRules(Rules):
             return
         era = header.get("era")
         valid_era = isinstance(era, int) and not isinstance(era, bool) and 0 <= era <= LAST_ERA
-        if (
-            not valid_era
-            or not isinstance(era, int)
-            or not isinstance(header.get("cbor"), (bytes, bytearray))
-        ):
+        if not valid_era or not isinstance(era, int) or not isinstance(header.get("cbor"), (bytes, bytearray)):
             yield move.violation("CS-HEADER-01", f"{header!r} is not [eraIndex 0..{LAST_ERA}, header bytes]")
             return
         byron = {"byron_variant", "size_hint"} & set(header)
-        if era == 0 and (
-            header.get("byron_variant") not in (0, 1) or not is_word(header.get("size_hint"), 32)
-        ):
+        if era == 0 and (header.get("byron_variant") not in (0, 1) or not is_word(header.get("size_hint"), 32)):
             yield move.violation("CS-HEADER-01", "a Byron header needs [[variant 0|1, sizeHint], bytes]")
         elif era != 0 and byron:
             yield move.violation("CS-HEADER-01", f"a header of era {era} carries the Byron fields {byron}")
@@ -168,16 +162,16 @@ class LocalChainSyncRules(ChainSyncRules):
 
 def _transitions() -> tuple[Transition, ...]:
     return (
-        Transition("MsgRequestNext", "StIdle", "StCanAwait", 0),
-        Transition("MsgAwaitReply", "StCanAwait", "StMustReply", 1),
-        Transition("MsgRollForward", "StCanAwait", "StIdle", 2),
-        Transition("MsgRollBackward", "StCanAwait", "StIdle", 3),
-        Transition("MsgRollForward", "StMustReply", "StIdle", 2),
-        Transition("MsgRollBackward", "StMustReply", "StIdle", 3),
-        Transition("MsgFindIntersect", "StIdle", "StIntersect", 4),
-        Transition("MsgIntersectFound", "StIntersect", "StIdle", 5),
-        Transition("MsgIntersectNotFound", "StIntersect", "StIdle", 6),
-        Transition("MsgDone", "StIdle", "StDone", 7),
+        Transition("MsgRequestNext", "StIdle", "StCanAwait"),
+        Transition("MsgAwaitReply", "StCanAwait", "StMustReply"),
+        Transition("MsgRollForward", "StCanAwait", "StIdle"),
+        Transition("MsgRollBackward", "StCanAwait", "StIdle"),
+        Transition("MsgRollForward", "StMustReply", "StIdle"),
+        Transition("MsgRollBackward", "StMustReply", "StIdle"),
+        Transition("MsgFindIntersect", "StIdle", "StIntersect"),
+        Transition("MsgIntersectFound", "StIntersect", "StIdle"),
+        Transition("MsgIntersectNotFound", "StIntersect", "StIdle"),
+        Transition("MsgDone", "StIdle", "StDone"),
     )
 
 
@@ -189,6 +183,7 @@ _SOURCES = (
     "network spec: miniprotocols.tex, Chain-Sync",
     "CDDL: chain-sync.cddl",
 )
+
 
 def _pipelining(max_depth: int | None, note: str) -> Pipelining:
     """The client may run ahead with MsgRequestNext and MsgFindIntersect; replies come back in order."""
@@ -236,8 +231,7 @@ CHAIN_SYNC = ProtocolTable(
         PIPELINING_HIGH_MARK, "the node's client pipelines MsgRequestNext between low/high marks 200/300"
     ),
     illegal=_ILLEGAL,
-    sources=_SOURCES
-    + ("ON:cardano-diffusion/protocols/lib/Cardano/Network/Protocol/ChainSync/Codec/TimeLimits.hs",),
+    sources=_SOURCES + ("ON:cardano-diffusion/protocols/lib/Cardano/Network/Protocol/ChainSync/Codec/TimeLimits.hs",),
     note="MsgRollForward carries a header wrapped per era: [eraIndex, header].",
     rules=ChainSyncRules,
 )

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from conformance import wire
+
 from . import catalogue
 from .limits import Limit
 from .mux import MAX_SDU_PAYLOAD, MINI_PROTOCOLS, NODE_SOCKET_SDU_SIZE
@@ -106,7 +108,7 @@ def _protocol_page(table: ProtocolTable) -> list[str]:
         if move.when is not None:
             note = f"when {move.when[0]} = {move.when[1]}" + (f"; {note}" if note else "")
         sender = table.state(move.source).agency
-        tag = "" if move.tag is None else move.tag
+        tag = wire.codec(table.name).messages[move.message].tag  # the wire declaration owns the tag
         lines.append(_row(move.message, tag, f"`{move.source}`", f"`{move.target}`", sender, note))
     if table.illegal:
         lines += ["", "Illegal moves with their own requirement:", ""]
@@ -117,9 +119,7 @@ def _protocol_page(table: ProtocolTable) -> list[str]:
     if pipelining is None:
         lines.append("None: every message waits for the reply to the previous one.")
     else:
-        depth = (
-            "no fixed depth" if pipelining.max_depth is None else f"at most {pipelining.max_depth} in flight"
-        )
+        depth = "no fixed depth" if pipelining.max_depth is None else f"at most {pipelining.max_depth} in flight"
         lines += [
             f"The {pipelining.side} may send {', '.join(sorted(pipelining.messages))} before the replies to "
             f"its earlier requests arrive ({depth}); replies come in order and return the protocol to "

@@ -33,17 +33,16 @@ def version_items(table: Any) -> list[tuple[Any, Any]]:
 
 def _transitions() -> tuple[Transition, ...]:
     return (
-        Transition("MsgProposeVersions", "StPropose", "StConfirm", 0),
+        Transition("MsgProposeVersions", "StPropose", "StConfirm"),
         Transition(
             "MsgReplyVersions",
             "StConfirm",
             "StDone",
-            0,
             "simultaneous open: a proposal received in StConfirm",
         ),
-        Transition("MsgAcceptVersion", "StConfirm", "StDone", 1),
-        Transition("MsgRefuse", "StConfirm", "StDone", 2),
-        Transition("MsgQueryReply", "StConfirm", "StDone", 3),
+        Transition("MsgAcceptVersion", "StConfirm", "StDone"),
+        Transition("MsgRefuse", "StConfirm", "StDone"),
+        Transition("MsgQueryReply", "StConfirm", "StDone"),
     )
 
 
@@ -163,9 +162,7 @@ class HandshakeRules(Rules):
             return
         common = self.common()
         if common and key != common[-1]:
-            yield move.violation(
-                "HS-ACCEPT-02", f"version {key} accepted; the highest common is {common[-1]}"
-            )
+            yield move.violation("HS-ACCEPT-02", f"version {key} accepted; the highest common is {common[-1]}")
         problem = self.data_problem(key, data)
         if problem:
             yield move.violation("HS-VDATA-01", problem)
@@ -217,9 +214,7 @@ class HandshakeRules(Rules):
             if shared:
                 yield move.violation("HS-REFUSE-01", f"VersionMismatch although {shared} were proposed")
             elif self.responder_versions is not None and set(versions) != set(self.responder_versions):
-                yield move.violation(
-                    "HS-REFUSE-01", f"VersionMismatch lists {versions}, not all its versions"
-                )
+                yield move.violation("HS-REFUSE-01", f"VersionMismatch lists {versions}, not all its versions")
             return
         rule = "HS-REFUSE-02" if kind == "HandshakeDecodeError" else "HS-REFUSE-03"
         key, text = reason.get("version"), reason.get("message")
@@ -244,9 +239,7 @@ class N2CHandshakeRules(HandshakeRules):
     """Node-to-client: version numbers carry bit 15, version data is [networkMagic, query]."""
 
     n2c = True
-    requirements = tuple(
-        r for r in HandshakeRules.requirements if r not in ("HS-NEG-02", "HS-NEG-03", "HS-NEG-05")
-    )
+    requirements = tuple(r for r in HandshakeRules.requirements if r not in ("HS-NEG-02", "HS-NEG-03", "HS-NEG-05"))
     requirements = requirements + ("HS-N2C-01",)
 
     def key_problems(self, move: Move, keys: Iterable[Any]) -> Iterator[Violation]:

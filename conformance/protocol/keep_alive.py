@@ -56,9 +56,9 @@ KEEP_ALIVE = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=(
-        Transition("MsgKeepAlive", "StClient", "StServer", 0),
-        Transition("MsgKeepAliveResponse", "StServer", "StClient", 1),
-        Transition("MsgDone", "StClient", "StDone", 2),
+        Transition("MsgKeepAlive", "StClient", "StServer"),
+        Transition("MsgKeepAliveResponse", "StServer", "StClient"),
+        Transition("MsgDone", "StClient", "StDone"),
     ),
     illegal={("StClient", "MsgKeepAliveResponse"): "KA-RESP-01"},
     sources=(

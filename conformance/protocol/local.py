@@ -38,9 +38,7 @@ class LocalStateQueryRules(Rules):
             and version is not None
             and version < LSQ_IMMUTABLE_TIP_SINCE
         ):
-            yield move.violation(
-                "LSQ-VERSION-01", f"{move.name} needs node-to-client v16; v{version} negotiated"
-            )
+            yield move.violation("LSQ-VERSION-01", f"{move.name} needs node-to-client v16; v{version} negotiated")
         if move.name == "MsgFailure" and move.fields.get("failure") not in (0, 1):
             yield move.violation("LSQ-FAILURE-01", f"failure {move.fields.get('failure')!r} is not 0 or 1")
 
@@ -58,12 +56,8 @@ class LocalTxMonitorRules(Rules):
         name, fields = move.name, move.fields
         version = n2c_version(self.version)
         if name == "MsgGetMeasures" and version is not None and version < LTM_MEASURES_SINCE:
-            yield move.violation(
-                "LTM-VERSION-01", f"MsgGetMeasures needs node-to-client v20; v{version} negotiated"
-            )
-        if name == "MsgReplyGetSizes" and not all(
-            is_word(fields.get(k), 32) for k in ("capacity", "size", "count")
-        ):
+            yield move.violation("LTM-VERSION-01", f"MsgGetMeasures needs node-to-client v20; v{version} negotiated")
+        if name == "MsgReplyGetSizes" and not all(is_word(fields.get(k), 32) for k in ("capacity", "size", "count")):
             yield move.violation("LTM-SIZES-01", f"sizes {fields} are not three word32 values")
         if name == "MsgAcquired" and not is_word(fields.get("slot"), 64):
             yield move.violation("LTM-ACQUIRED-01", f"slot {fields.get('slot')!r} is not a word64")
@@ -93,10 +87,10 @@ LOCAL_TX_SUBMISSION = ProtocolTable(
     initial="StIdle",
     states=(State("StIdle", INITIATOR), State("StBusy", RESPONDER), State("StDone", NOBODY)),
     transitions=(
-        Transition("MsgSubmitTx", "StIdle", "StBusy", 0),
-        Transition("MsgAcceptTx", "StBusy", "StIdle", 1),
-        Transition("MsgRejectTx", "StBusy", "StIdle", 2, "reason: the era's ApplyTxErr"),
-        Transition("MsgDone", "StIdle", "StDone", 3),
+        Transition("MsgSubmitTx", "StIdle", "StBusy"),
+        Transition("MsgAcceptTx", "StBusy", "StIdle"),
+        Transition("MsgRejectTx", "StBusy", "StIdle", "reason: the era's ApplyTxErr"),
+        Transition("MsgDone", "StIdle", "StDone"),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxSubmission/Type.hs",
@@ -122,18 +116,18 @@ LOCAL_STATE_QUERY = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=(
-        Transition("MsgAcquire", "StIdle", "StAcquiring", 0, "SpecificPoint"),
-        Transition("MsgAcquireVolatileTip", "StIdle", "StAcquiring", 8),
-        Transition("MsgAcquireImmutableTip", "StIdle", "StAcquiring", 10, "N2C v16 and later"),
-        Transition("MsgAcquired", "StAcquiring", "StAcquired", 1),
-        Transition("MsgFailure", "StAcquiring", "StIdle", 2, "0 = PointTooOld, 1 = PointNotOnChain"),
-        Transition("MsgQuery", "StAcquired", "StQuerying", 3),
-        Transition("MsgResult", "StQuerying", "StAcquired", 4, "decoded by the outstanding query"),
-        Transition("MsgRelease", "StAcquired", "StIdle", 5),
-        Transition("MsgReAcquire", "StAcquired", "StAcquiring", 6, "SpecificPoint"),
-        Transition("MsgReAcquireVolatileTip", "StAcquired", "StAcquiring", 9),
-        Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", 11, "N2C v16 and later"),
-        Transition("MsgDone", "StIdle", "StDone", 7),
+        Transition("MsgAcquire", "StIdle", "StAcquiring", "SpecificPoint"),
+        Transition("MsgAcquireVolatileTip", "StIdle", "StAcquiring"),
+        Transition("MsgAcquireImmutableTip", "StIdle", "StAcquiring", "N2C v16 and later"),
+        Transition("MsgAcquired", "StAcquiring", "StAcquired"),
+        Transition("MsgFailure", "StAcquiring", "StIdle", "0 = PointTooOld, 1 = PointNotOnChain"),
+        Transition("MsgQuery", "StAcquired", "StQuerying"),
+        Transition("MsgResult", "StQuerying", "StAcquired", "decoded by the outstanding query"),
+        Transition("MsgRelease", "StAcquired", "StIdle"),
+        Transition("MsgReAcquire", "StAcquired", "StAcquiring", "SpecificPoint"),
+        Transition("MsgReAcquireVolatileTip", "StAcquired", "StAcquiring"),
+        Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", "N2C v16 and later"),
+        Transition("MsgDone", "StIdle", "StDone"),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Type.hs",
@@ -163,19 +157,19 @@ LOCAL_TX_MONITOR = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=(
-        Transition("MsgDone", "StIdle", "StDone", 0),
-        Transition("MsgAcquire", "StIdle", "StAcquiring", 1),
-        Transition("MsgAwaitAcquire", "StAcquired", "StAcquiring", 1, "same tag as MsgAcquire"),
-        Transition("MsgAcquired", "StAcquiring", "StAcquired", 2),
-        Transition("MsgRelease", "StAcquired", "StIdle", 3),
-        Transition("MsgNextTx", "StAcquired", "StBusyNextTx", 5),
-        Transition("MsgReplyNextTx", "StBusyNextTx", "StAcquired", 6),
-        Transition("MsgHasTx", "StAcquired", "StBusyHasTx", 7),
-        Transition("MsgReplyHasTx", "StBusyHasTx", "StAcquired", 8, "the spec's table says MsgReplyNextTx"),
-        Transition("MsgGetSizes", "StAcquired", "StBusyGetSizes", 9),
-        Transition("MsgReplyGetSizes", "StBusyGetSizes", "StAcquired", 10),
-        Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures", 11, "N2C v20 and later"),
-        Transition("MsgReplyGetMeasures", "StBusyGetMeasures", "StAcquired", 12),
+        Transition("MsgDone", "StIdle", "StDone"),
+        Transition("MsgAcquire", "StIdle", "StAcquiring"),
+        Transition("MsgAwaitAcquire", "StAcquired", "StAcquiring", "same tag as MsgAcquire"),
+        Transition("MsgAcquired", "StAcquiring", "StAcquired"),
+        Transition("MsgRelease", "StAcquired", "StIdle"),
+        Transition("MsgNextTx", "StAcquired", "StBusyNextTx"),
+        Transition("MsgReplyNextTx", "StBusyNextTx", "StAcquired"),
+        Transition("MsgHasTx", "StAcquired", "StBusyHasTx"),
+        Transition("MsgReplyHasTx", "StBusyHasTx", "StAcquired", "the spec's table says MsgReplyNextTx"),
+        Transition("MsgGetSizes", "StAcquired", "StBusyGetSizes"),
+        Transition("MsgReplyGetSizes", "StBusyGetSizes", "StAcquired"),
+        Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures", "N2C v20 and later"),
+        Transition("MsgReplyGetMeasures", "StBusyGetMeasures", "StAcquired"),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxMonitor/Type.hs",

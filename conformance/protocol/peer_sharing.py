@@ -51,9 +51,7 @@ class PeerSharingRules(Rules):
             peers = move.fields.get("peers")
             peers = list(peers) if isinstance(peers, (list, tuple)) else []
             if len(peers) > self.amount:
-                yield move.violation(
-                    "PS-AMOUNT-01", f"{len(peers)} peers shared; {self.amount} were requested"
-                )
+                yield move.violation("PS-AMOUNT-01", f"{len(peers)} peers shared; {self.amount} were requested")
             for peer in peers:
                 problem = _address_problem(peer)
                 if problem:
@@ -78,9 +76,9 @@ PEER_SHARING = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=(
-        Transition("MsgShareRequest", "StIdle", "StBusy", 0),
-        Transition("MsgSharePeers", "StBusy", "StIdle", 1),
-        Transition("MsgDone", "StIdle", "StDone", 2),
+        Transition("MsgShareRequest", "StIdle", "StBusy"),
+        Transition("MsgSharePeers", "StBusy", "StIdle"),
+        Transition("MsgDone", "StIdle", "StDone"),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/PeerSharing/Type.hs",

@@ -53,7 +53,6 @@ class Transition:
     message: str
     source: str
     target: str
-    tag: int | None = None
     note: str = ""
     when: tuple[str, Any] | None = None
     """(field, value) for a message whose target depends on a field, e.g. MsgRequestTxIds' blocking flag."""
@@ -135,9 +134,7 @@ class ProtocolTable:
     def state(self, name: str) -> State:
         return self._states[name]
 
-    def transition(
-        self, state: str, message: str, fields: Mapping[str, Any] | None = None
-    ) -> Transition | None:
+    def transition(self, state: str, message: str, fields: Mapping[str, Any] | None = None) -> Transition | None:
         """The listed transition for `message` (with these fields) in `state`, or None: a missing key is
         illegal. Without `fields`, any transition of `message` from `state`."""
         for move in self._moves.get((state, message), ()):

@@ -66,9 +66,7 @@ class TxSubmissionRules(Rules):
 
     def check_sent(self, move: Move) -> Iterator[Violation]:
         if move.name == "MsgRequestTxIds" and move.fields.get("blocking"):
-            yield move.violation(
-                "TX-BLOCK-03", "a blocking MsgRequestTxIds sent while replies are outstanding"
-            )
+            yield move.violation("TX-BLOCK-03", "a blocking MsgRequestTxIds sent while replies are outstanding")
 
     def check(self, move: Move) -> Iterator[Violation]:
         name, fields = move.name, move.fields
@@ -94,9 +92,7 @@ class TxSubmissionRules(Rules):
             yield move.violation("TX-REQ-02", f"ack {ack!r} and req {req!r} must be counts")
             return
         if ack > self.outstanding:
-            yield move.violation(
-                "TX-ACK-01", f"acknowledges {ack} ids; only {self.outstanding} are outstanding"
-            )
+            yield move.violation("TX-ACK-01", f"acknowledges {ack} ids; only {self.outstanding} are outstanding")
             return
         remaining = self.outstanding - ack
         if remaining + req > self.window:
@@ -109,9 +105,7 @@ class TxSubmissionRules(Rules):
         if not blocking and ack == 0 and req == 0:
             yield move.violation("TX-REQ-02", "a non-blocking request that neither acknowledges nor requests")
         if blocking and remaining > 0:
-            yield move.violation(
-                "TX-BLOCK-01", f"a blocking request while {remaining} ids stay unacknowledged"
-            )
+            yield move.violation("TX-BLOCK-01", f"a blocking request while {remaining} ids stay unacknowledged")
         if not blocking and remaining == 0:
             yield move.violation("TX-BLOCK-02", "a non-blocking request although no id stays unacknowledged")
 
@@ -119,18 +113,14 @@ class TxSubmissionRules(Rules):
         available = {txid for txid, _ in self.unacked}
         missing = [t for t in txids if t not in available]
         if missing:
-            yield move.violation(
-                "TX-REQTX-01", f"{len(missing)} requested tx(s) were never announced or are acked"
-            )
+            yield move.violation("TX-REQTX-01", f"{len(missing)} requested tx(s) were never announced or are acked")
         again = [t for t in txids if t in self.ever_asked]
         if again:
             yield move.violation("TX-REQTX-02", f"{len(again)} tx(s) requested a second time")
 
     def reply_txs_problems(self, move: Move, txs: list[Any]) -> Iterator[Violation]:
         if len(txs) > len(self.asked):
-            yield move.violation(
-                "TX-REPLYTX-01", f"{len(txs)} txs in reply to a request for {len(self.asked)}"
-            )
+            yield move.violation("TX-REPLYTX-01", f"{len(txs)} txs in reply to a request for {len(self.asked)}")
             return
         asked = {txid_key(t): t for t in self.asked}
         sizes = {txid: size for txid, size in self.unacked}
@@ -142,11 +132,7 @@ class TxSubmissionRules(Rules):
                 yield move.violation("TX-REPLYTX-01", f"tx {key[1][:4].hex()} was not requested")
                 continue
             advertised, actual = sizes.get(asked[key]), tx_size(tx)
-            if (
-                advertised is not None
-                and actual is not None
-                and abs(advertised - actual) > MAX_TX_SIZE_DISCREPANCY
-            ):
+            if advertised is not None and actual is not None and abs(advertised - actual) > MAX_TX_SIZE_DISCREPANCY:
                 yield move.violation("TX-SIZE-01", f"tx of {actual} bytes was announced as {advertised}")
 
     def commit(self, move: Move) -> None:
@@ -186,14 +172,14 @@ TX_SUBMISSION2 = ProtocolTable(
         State("StDone", NOBODY),
     ),
     transitions=(
-        Transition("MsgInit", "StInit", "StIdle", 6, "the first message, from the client"),
-        Transition("MsgRequestTxIds", "StIdle", "StTxIdsBlocking", 0, when=("blocking", True)),
-        Transition("MsgReplyTxIds", "StTxIdsBlocking", "StIdle", 1),
-        Transition("MsgDone", "StTxIdsBlocking", "StDone", 4, "only in the blocking state"),
-        Transition("MsgRequestTxIds", "StIdle", "StTxIdsNonBlocking", 0, when=("blocking", False)),
-        Transition("MsgReplyTxIds", "StTxIdsNonBlocking", "StIdle", 1),
-        Transition("MsgRequestTxs", "StIdle", "StTxs", 2),
-        Transition("MsgReplyTxs", "StTxs", "StIdle", 3),
+        Transition("MsgInit", "StInit", "StIdle", "the first message, from the client"),
+        Transition("MsgRequestTxIds", "StIdle", "StTxIdsBlocking", when=("blocking", True)),
+        Transition("MsgReplyTxIds", "StTxIdsBlocking", "StIdle"),
+        Transition("MsgDone", "StTxIdsBlocking", "StDone", "only in the blocking state"),
+        Transition("MsgRequestTxIds", "StIdle", "StTxIdsNonBlocking", when=("blocking", False)),
+        Transition("MsgReplyTxIds", "StTxIdsNonBlocking", "StIdle"),
+        Transition("MsgRequestTxs", "StIdle", "StTxs"),
+        Transition("MsgReplyTxs", "StTxs", "StIdle"),
     ),
     pipelining=Pipelining(
         side=RESPONDER,
