@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.wire.errors import place
+
 
 class Violation(Exception):
     """A move that the protocol does not allow."""
@@ -42,16 +44,14 @@ class Violation(Exception):
         return getattr(self.message, "name", None)
 
     def _render(self) -> str:
-        where = [f"protocol={self.protocol}"]
-        if self.state is not None:
-            where.append(f"state={self.state}")
-        if self.agency is not None:
-            where.append(f"agency={self.agency}")
-        if self.sender is not None:
-            where.append(f"sender={self.sender}")
-        if self.message_name is not None:
-            where.append(f"message={self.message_name}")
-        return f"{self.requirement} ({self.severity}) {', '.join(where)}: {self.detail}"
+        where = place(
+            protocol=self.protocol,
+            state=self.state,
+            agency=self.agency,
+            sender=self.sender,
+            message=self.message_name,
+        )
+        return f"{self.requirement} ({self.severity}) {where}: {self.detail}"
 
     def __str__(self) -> str:
         return self._render()

@@ -7,6 +7,11 @@ expected, so a conformance report can say exactly which rule a peer broke.
 from __future__ import annotations
 
 
+def place(**where: object) -> str:
+    """`key=value` for every part of an error's location that is known (None and "" are left out)."""
+    return ", ".join(f"{key}={value}" for key, value in where.items() if value not in (None, ""))
+
+
 class DecodeError(Exception):
     """Bytes that do not form the message the protocol allows at this point."""
 
@@ -31,18 +36,10 @@ class DecodeError(Exception):
         super().__init__(expected)  # rendered lazily by __str__: Choice raises and catches these often
 
     def _render(self) -> str:
-        where = []
-        if self.protocol:
-            where.append(f"protocol={self.protocol}")
-        if self.state:
-            where.append(f"state={self.state}")
-        if self.message:
-            where.append(f"message={self.message}")
-        if self.offset is not None:
-            where.append(f"offset={self.offset}")
-        if self.path:
-            where.append(f"path={self.path}")
-        head = f"{type(self).__name__}: " + ", ".join(where) if where else type(self).__name__
+        where = place(
+            protocol=self.protocol, state=self.state, message=self.message, offset=self.offset, path=self.path
+        )
+        head = f"{type(self).__name__}: {where}" if where else type(self).__name__
         return f"{head}: expected {self.expected}"
 
     def located(self, **where: object) -> DecodeError:
