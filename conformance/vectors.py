@@ -1,4 +1,4 @@
-"""Golden vectors: loading the YAML files in `vectors/` into typed records.
+"""Golden vectors: loading the YAML files in `vectors/` (installed as `conformance.data.vectors`) into typed records.
 
 A vector is exact bytes plus what they must decode to, with where the bytes came from (`origin`,
 `provenance`) and whether they are ours or imported (`source`). Kinds:
@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
+from .data import DataMissing, vectors_dir
+
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader where PyYAML was built with it (several times faster on the large files)."""
 
@@ -71,9 +72,14 @@ def _bytes_of(entry: dict[str, Any], root: Path) -> bytes:
         return bytes.fromhex(handle.read().strip())
 
 
+def load_vectors(root: Path | None = None) -> tuple[Vector, ...]:
+    """Every vector of every file under `root` (default: the golden vectors); finding none is an error."""
+    return _load(vectors_dir() if root is None else root)
+
+
 @cache
-def load_vectors(root: Path = VECTORS_DIR) -> tuple[Vector, ...]:
-    """Every vector of every file under `root` (cached: the files do not change during a run)."""
+def _load(root: Path) -> tuple[Vector, ...]:
+    """Cached per folder: the files do not change during a run."""
     vectors: list[Vector] = []
     for path in sorted(root.glob("*.yaml")):
         document = yaml.load(path.read_text(), Loader=_LOADER)  # noqa: S506 - a safe loader, C or Python
@@ -100,6 +106,8 @@ def load_vectors(root: Path = VECTORS_DIR) -> tuple[Vector, ...]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"duplicate vector ids: {sorted(duplicates)}")
+    if not vectors:  # a loader that finds nothing must not let a check pass on nothing
+        raise DataMissing(f"no golden vectors in {root}")
     return tuple(vectors)
 
 

@@ -3,7 +3,7 @@
 The CDDL is the second opinion on our decoder: where they disagree, the disagreement must be explained,
 either by a recorded deviation of the CDDL from the node (conformance/cddl_deviations.yaml), by a recorded
 pycddl bug, or by a recorded finding (vectors/cddl-findings.yaml). Records that stop applying fail too, so
-the files stay true. A missing spec folder fails every test here: CI has ../shared beside the repository.
+the files stay true. The CDDL is vendored in spec/cddl/ (see SOURCE.md there); a missing folder fails every test.
 """
 
 from __future__ import annotations

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+from conformance.vectors import load_vectors
 
 ROLLBACK = (
     "83038082821a03520ff458201979d7dd2c7211cb7ce393c83aceca09675ec7786741620676e16c3ad3ac81031a00351333"
@@ -64,3 +68,13 @@ def test_vectors_check_prints_a_table_and_passes() -> None:
     result = run("vectors", "check")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "total" in result.stdout and "FAIL" not in result.stdout
+    total = re.search(r"^total\s+(\d+)", result.stdout, re.MULTILINE)
+    assert total is not None and int(total[1]) == len(load_vectors()) > 0
+
+
+def test_vectors_check_on_nothing_is_an_error(tmp_path: Path) -> None:
+    """A folder with no vectors (or a loader that finds none) must never print `total 0` and pass."""
+    result = run("vectors", "check", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "no golden vectors" in result.stderr
+    assert "total" not in result.stdout

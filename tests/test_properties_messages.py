@@ -322,7 +322,6 @@ GOLDEN_MESSAGES = [p.values[0] for p in _vectors("message") if len(p.values[0].d
 """Golden messages small enough to decode thousands of times (all but the 648 KB N2C RollForward)."""
 
 
-@pytest.mark.skipif(not GOLDEN_MESSAGES, reason="no golden message vectors in vectors/")
 @given(data=st.data())
 def test_mutated_golden_messages_raise_only_decode_errors(data: st.DataObject) -> None:
     """Real bytes damaged once reach deeper than generated ones: real headers, blocks, reject reasons."""

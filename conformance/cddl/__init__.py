@@ -1,4 +1,4 @@
-"""CDDL validation of wire bytes against the upstream specification in `../shared/spec/cddl/`.
+"""CDDL validation of wire bytes against the upstream specification, vendored in `spec/cddl/` (see SOURCE.md).
 
 The upstream files use the module directives of the Ruby tool cddlc (`;# import X as Y`, `;# include X`),
 which no Python CDDL library understands. `flattened()` resolves them the way cddlc does, following the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .findings import FINDINGS_FILE, compute_findings, load_findings, write_findings
 from .pycddl_compile import pycddl_text
-from .spec import REPO, SCHEMAS, flattened
+from .spec import SCHEMAS, flattened
 from .verdicts import original_verdicts
 
 # --------------------------------------------------------------------------------------------------
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     findings = commands.add_parser(
         "findings", help="compare decoder and CDDL verdicts with the recorded findings"
     )
-    findings.add_argument("--write", action="store_true", help=f"rewrite {FINDINGS_FILE.relative_to(REPO)}")
+    findings.add_argument("--write", action="store_true", help="rewrite vectors/cddl-findings.yaml")
     args = parser.parse_args(argv)
 
     if args.command == "flatten":
@@ -39,11 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         print(pycddl_text(text) if args.pycddl else text, end="")
         return 0
     if args.command == "check":
+        verdicts = original_verdicts(load_vectors())
+        if not verdicts:  # checking nothing is never a pass
+            print("error: no golden message vectors found to check", file=sys.stderr)
+            return 1
         failed = 0
-        for verdict in original_verdicts(load_vectors()):
+        for verdict in verdicts:
             print(f"{verdict.cddl:8} {verdict.schema:50} {verdict.vector}")
             failed += verdict.cddl != "accepts"
-        print(f"{failed} of the golden messages fail their CDDL (deviations applied)")
+        print(f"{failed} of the {len(verdicts)} golden messages fail their CDDL (deviations applied)")
         return 0
     current = compute_findings(load_vectors())
     if args.write:

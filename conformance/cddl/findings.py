@@ -8,15 +8,16 @@ from typing import Any
 
 import yaml
 
+from ..data import vectors_dir
 from .explain import classify
 from .known_deviations import amended, deviation
-from .spec import REPO, flattened
+from .spec import flattened
 from .verdicts import mutation_verdicts, original_verdicts
 
 # --------------------------------------------------------------------------------------------------
 # The recorded findings: vectors/cddl-findings.yaml.
 
-FINDINGS_FILE = REPO / "vectors" / "cddl-findings.yaml"
+FINDINGS_FILE = vectors_dir() / "cddl-findings.yaml"
 
 _FINDINGS_HEADER = """\
 # Where our decoder (conformance.wire) and the upstream CDDL (conformance.cddl, pycddl) disagree.

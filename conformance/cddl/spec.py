@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent.parent
+from ..data import DataMissing, cddl_dir
+
 ENV_DIR = "OUROBOROS_CDDL_DIR"
-DEFAULT_DIR = REPO.parent / "shared" / "spec" / "cddl"
 
 
 class CddlError(Exception):
@@ -47,13 +47,16 @@ SCHEMAS: dict[str, SchemaSource] = {
 
 
 def spec_dir() -> Path:
-    """The CDDL folder: $OUROBOROS_CDDL_DIR, else `../shared/spec/cddl` beside the repository."""
-    folder = Path(os.environ.get(ENV_DIR) or DEFAULT_DIR)
+    """The CDDL folder: $OUROBOROS_CDDL_DIR, else the vendored copy (`spec/cddl/`, installed as package data)."""
+    override = os.environ.get(ENV_DIR)
+    if not override:
+        try:
+            return cddl_dir()
+        except DataMissing as exc:
+            raise CddlError(f"the vendored CDDL specification is missing: {exc}") from None
+    folder = Path(override)
     if not (folder / "network.base.cddl").is_file():
-        raise CddlError(
-            f"CDDL specification not found in {folder} (no network.base.cddl); set {ENV_DIR} or put the "
-            "shared spec beside the repository"
-        )
+        raise CddlError(f"CDDL specification not found in {folder} (no network.base.cddl), the folder {ENV_DIR} names")
     return folder
 
 
