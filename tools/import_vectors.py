@@ -1,6 +1,9 @@
-"""Import ../shared/vectors-external into vectors/, bytes untouched and provenance kept.
+"""Import an external vector collection into vectors/, bytes untouched and provenance kept.
 
-Run from the repository root: `python tools/import_vectors.py [EXTERNAL_DIR]`. Imported entries are
+A maintainer tool, the one thing that reads outside the repository, and only when run by hand:
+`python tools/import_vectors.py [EXTERNAL_DIR]`, where EXTERNAL_DIR (default `../shared/vectors-external`
+beside the checkout, where the collection was imported from) holds the external YAML files and their
+SOURCES.md. Nothing else in the project reads it: the imported vectors live in vectors/. Imported entries are
 regenerated each run; entries with `source: ours` already in a target file are kept as they are.
 The decoded `fields` written here come from our decoder: the golden tests check them against cbor2's
 independent decoding of the same bytes, so they are a record of what we decode, not the proof.
@@ -8,8 +11,8 @@ independent decoding of the same bytes, so they are a record of what we decode, 
 
 from __future__ import annotations
 
+import argparse
 import gzip
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,9 @@ import yaml
 from conformance import wire
 from conformance.golden import abbreviate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # this tool runs from the checkout and writes into it
 VECTORS = ROOT / "vectors"
+DEFAULT_EXTERNAL = ROOT.parent / "shared" / "vectors-external"
 LARGE = 60_000
 
 MESSAGE_PROTOCOLS = {
@@ -152,4 +156,15 @@ def main(external: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "vectors-external")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "external",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_EXTERNAL,
+        help=f"the external vectors folder (default: {DEFAULT_EXTERNAL})",
+    )
+    folder = parser.parse_args().external
+    if not any(folder.glob("*.yaml")):
+        parser.error(f"no external vector files (*.yaml) in {folder}")
+    main(folder)
