@@ -25,7 +25,7 @@ from conformance.vectors import load_vectors
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 SKIPPED_WHEN_COPYING = shutil.ignore_patterns(
-    ".venv", ".git", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "reports"
+    ".venv", ".git", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".benchmarks"
 )
 
 
