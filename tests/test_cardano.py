@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cbor2
 import pytest
 
 from conformance.vectors import load_vectors
@@ -32,14 +33,48 @@ def test_gentxid_with_a_short_hash_is_refused() -> None:
         GenTxId.from_item([6, b"\x00" * 31], "$")
 
 
-def test_header_point_for_every_era_envelope() -> None:
-    """Byron EBB/main take the 82 00 / 82 01 prefix; later eras hash the header bytes."""
-    for name in ("byron_ebb", "byron_regular", "shelley", "conway"):
-        item, _ = cbor.decode_item(VECTORS[f"cs-consensus-header-{name}"].data)
-        header = Header.from_item(item, "$")
-        point = cardano.header_point(header)
-        prefix = {"byron_ebb": b"\x82\x00", "byron_regular": b"\x82\x01"}.get(name, b"")
-        assert point.hash == cardano.blake2b_256(prefix + bytes(header["cbor"]))
+ERA_INDEX = {"Byron": 0, "Shelley": 1, "Allegra": 2, "Mary": 3, "Alonzo": 4, "Babbage": 5, "Conway": 6}
+REAL_HEADERS = [
+    v
+    for v in VECTORS.values()
+    if v.payload == "bare-header" and v.extra.get("block_info", {}).get("block_hash")
+]
+
+
+def _era_envelope(vector) -> bytes:  # type: ignore[no-untyped-def]
+    """The N2N chain-sync header envelope around a real header's untouched bytes (the hash is the source's)."""
+    era = str(vector.extra["era"])
+    if era.startswith("Byron"):
+        variant = 0 if "EBB" in era else 1
+        return cbor2.dumps([0, [[variant, len(vector.data)], cbor2.CBORTag(24, vector.data)]])
+    return cbor2.dumps([ERA_INDEX[era.split()[0]], cbor2.CBORTag(24, vector.data)])
+
+
+def test_there_are_real_headers_of_every_era_with_recorded_hashes() -> None:
+    eras = {str(v.extra["era"]).split()[0] for v in REAL_HEADERS}
+    assert eras == set(ERA_INDEX), eras
+    assert any("EBB" in str(v.extra["era"]) for v in REAL_HEADERS)
+
+
+@pytest.mark.parametrize("vector", REAL_HEADERS, ids=lambda v: v.id)
+def test_header_point_matches_the_hash_recorded_by_the_source(vector) -> None:  # type: ignore[no-untyped-def]
+    """Real headers of every era (Byron EBB and main included) in their chain-sync envelope: the point we
+    compute is the block hash the source recorded (an explorer, a node), not our own formula run twice."""
+    item, _ = cbor.decode_item(_era_envelope(vector))
+    point = cardano.header_point(Header.from_item(item, "$"))
+    assert point.hash.hex() == vector.extra["block_info"]["block_hash"]
+    slot = vector.extra["block_info"].get("slot")
+    if slot is not None:
+        assert point.slot == slot
+
+
+def test_a_header_with_one_byte_changed_no_longer_matches() -> None:
+    """The oracle can fail: one flipped bit in a Shelley header's KES signature changes the point's hash."""
+    vector = next(v for v in REAL_HEADERS if v.extra["era"] == "Shelley")
+    data = bytearray(vector.data)
+    data[-1] ^= 1
+    item, _ = cbor.decode_item(cbor2.dumps([ERA_INDEX["Shelley"], cbor2.CBORTag(24, bytes(data))]))
+    assert cardano.header_point(Header.from_item(item, "$")).hash.hex() != vector.extra["block_info"]["block_hash"]
 
 
 def test_real_shelley_rollforward_header_point_matches_the_recorded_block_hash() -> None:

@@ -9,7 +9,6 @@ family, whatever the bytes.
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -291,16 +290,13 @@ def test_huge_claimed_length_is_truncated_input_without_allocating(judge: str, h
     """A length is a claim, not a promise: nothing may be read or allocated before the bytes are there."""
     data = bytes.fromhex(hex_input)
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(wire.TruncatedInput):
             JUDGES[judge](data)
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5
-    assert peak < 1 << 20
+    assert peak < 1 << 20  # memory is the bound asserted; speed belongs to benchmarks, not to tests
 
 
 NESTINGS: dict[str, Callable[[int], bytes]] = {
