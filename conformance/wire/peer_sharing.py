@@ -72,7 +72,9 @@ PeerAddress = Choice(
     ),
     Gated(
         Mapped(
-            Tagged("ipv6-flow", 1, *_WORDS, "flow_info" / Uint(32), "scope_id" / Uint(32), "port" / _Port, by_length=True),
+            Tagged(
+                "ipv6-flow", 1, *_WORDS, "flow_info" / Uint(32), "scope_id" / Uint(32), "port" / _Port, by_length=True
+            ),
             _from_v6_flow,
             _to_v6_flow,
             strategy=st.builds(
