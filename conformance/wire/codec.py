@@ -22,7 +22,7 @@ from . import cbor
 from .cbor import WideInt
 from .errors import DecodeError, EncodeError, NotInVersion, ShapeMismatch, UnknownMessage
 from .message import Message
-from .schema import CborType, Const, Record, VersionSpan, at_version, remembering
+from .schema import VERSION, CborType, Const, Record, VersionSpan, at_version, remembering
 
 
 class MessageType(CborType):
@@ -154,8 +154,13 @@ class Codec:
                 span=self.span,
                 path="$",
             )
-        with at_version(plain):
+        if plain == VERSION.get():  # the common case (no version, or a nested decode): no new scope
             return self._decode_item(item, state, raw, plain)
+        token = VERSION.set(plain)  # at_version() without a generator's cost, as every message passes here
+        try:
+            return self._decode_item(item, state, raw, plain)
+        finally:
+            VERSION.reset(token)
 
     def _decode_item(self, item: Any, state: str | None, raw: bytes | None, version: int | None) -> Message:
         if not isinstance(item, list) or getattr(item, "indefinite", False) or not item:

@@ -558,7 +558,8 @@ CborType.accepts = _accepts  # type: ignore[attr-defined]
 # --------------------------------------------------------------------------------------------------
 # Shapes that exist only in some versions of a protocol.
 
-_VERSION: ContextVar[int | None] = ContextVar("negotiated_version", default=None)
+VERSION: ContextVar[int | None] = ContextVar("negotiated_version", default=None)
+"""The version being decoded at; set through `at_version` (or by `Codec.decode_item` directly)."""
 
 
 @contextmanager
@@ -568,16 +569,16 @@ def at_version(version: int | None) -> Iterator[None]:
     The version is a dynamic scope rather than an argument of every `from_item`, because only a few
     declarations (`Gated` ones) look at it; `Codec.decode` and `Codec.strategy` set it.
     """
-    token = _VERSION.set(version)
+    token = VERSION.set(version)
     try:
         yield
     finally:
-        _VERSION.reset(token)
+        VERSION.reset(token)
 
 
 def current_version() -> int | None:
     """The version being decoded at (None: any supported version)."""
-    return _VERSION.get()
+    return VERSION.get()
 
 
 @dataclass(frozen=True)
@@ -618,7 +619,7 @@ class Gated(CborType):
 
     def from_item(self, item: Any, path: str) -> Any:
         value = self.inner.from_item(item, path)
-        version = _VERSION.get()
+        version = VERSION.get()
         if not self.span.admits(version):
             expected = f"a shape that exists at v{version}; {self.cddl} exists only at {self.span}"
             error = ShapeMismatch(expected, path=path)
@@ -630,7 +631,7 @@ class Gated(CborType):
         return self.inner.to_item(value, path)
 
     def strategy(self) -> st.SearchStrategy[Any]:
-        return self.inner.strategy() if self.span.admits(_VERSION.get()) else st.nothing()
+        return self.inner.strategy() if self.span.admits(VERSION.get()) else st.nothing()
 
     def to_json(self, value: Any) -> JSON:
         return self.inner.to_json(value)
