@@ -22,12 +22,23 @@ def _decode(args: argparse.Namespace) -> int:
         return 1
     try:
         codec = wire.codec(args.protocol)
-        message = codec.decode(data, args.state)
+        message = codec.decode(data, args.state, args.version)
     except (KeyError, wire.DecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(codec.to_json(message)))
     return 0
+
+
+def _version(text: str) -> int:
+    """A version number in decimal or 0x-hex (node-to-client keys are often written 0x8010)."""
+    try:
+        version = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a version number: {text!r}") from None
+    if version < 0:
+        raise argparse.ArgumentTypeError(f"not a version number: {text!r}")
+    return version
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -88,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("protocol", help=", ".join(wire.PROTOCOLS))
     decode.add_argument("hex")
     decode.add_argument("--state", default=None, help="the protocol state the message was received in")
+    decode.add_argument(
+        "--version",
+        type=_version,
+        default=None,
+        help="the negotiated version (node-to-client as 16 or 32784); default: accept the shapes of any version",
+    )
     decode.set_defaults(run=_decode)
     encode = commands.add_parser("encode", help='encode {"message": ..., "fields": {...}} to hex')
     encode.add_argument("protocol", help=", ".join(wire.PROTOCOLS))

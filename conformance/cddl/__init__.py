@@ -37,7 +37,7 @@ from .known_deviations import (
 )
 from .mutate import mutations
 from .pycddl_compile import CddlMismatch, accepts, pycddl_variants, validate, validate_text
-from .spec import ENV_DIR, SCHEMAS, CddlError, _rules, flattened, spec_dir
+from .spec import ENV_DIR, SCHEMAS, CddlError, _rules, described, flatten_file, flattened, schema_version, spec_dir
 from .verdicts import vector_messages
 
 __all__ = [
@@ -52,12 +52,15 @@ __all__ = [
     "accepts",
     "compute_findings",
     "deviations",
+    "described",
     "deviations_for",
+    "flatten_file",
     "flattened",
     "load_findings",
     "main",
     "mutations",
     "pycddl_variants",
+    "schema_version",
     "spec_dir",
     "validate",
     "validate_amended",

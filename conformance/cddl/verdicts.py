@@ -11,7 +11,7 @@ from ..wire import cbor
 from .known_deviations import amended, deviations_for, validate_amended
 from .mutate import mutations
 from .pycddl_compile import CddlMismatch, validate, validate_text
-from .spec import flattened
+from .spec import described, flattened, schema_version
 
 # --------------------------------------------------------------------------------------------------
 # Messages of golden vectors.
@@ -58,15 +58,16 @@ def mutation_verdicts(vectors: Iterable[Any]) -> list[Verdicts]:
     """Decoder and CDDL verdicts for every mutation of every golden `message` vector."""
     out = []
     for vector in vectors:
-        if vector.kind != "message" or not vector.valid:
+        if vector.kind != "message" or not vector.valid or not described(vector):
             continue
-        original = wire.decode(vector.protocol, vector.data, vector.state)
+        version = schema_version(vector.protocol)
+        original = wire.decode(vector.protocol, vector.data, vector.state, version)
         devs = deviations_for(original)
         text = amended(vector.protocol, devs) if devs else flattened(vector.protocol)
         schema = "+".join([vector.protocol, *(d.id for d in devs)])
         for name, data in mutations(vector.protocol, vector.data):
             try:
-                wire.decode(vector.protocol, data, vector.state)
+                wire.decode(vector.protocol, data, vector.state, version)
                 decoder, decoder_error = "accepts", ""
             except wire.DecodeError as exc:
                 decoder, decoder_error = "rejects", str(exc)
@@ -83,10 +84,12 @@ def original_verdicts(vectors: Iterable[Any]) -> list[Verdicts]:
     """Decoder and CDDL verdicts on every golden message as it is (mutation `original`), with deviations."""
     out = []
     for vector in vectors:
-        if vector.kind not in ("message", "stream") or not vector.valid:
+        if vector.kind not in ("message", "stream") or not vector.valid or not described(vector):
             continue
+        version = schema_version(vector.protocol)
         for label, data in vector_messages(vector):
-            message = wire.decode(vector.protocol, data, vector.state if vector.kind == "message" else None)
+            state = vector.state if vector.kind == "message" else None
+            message = wire.decode(vector.protocol, data, state, version)
             devs = deviations_for(message)
             schema = "+".join([vector.protocol, *(d.id for d in devs)])
             try:

@@ -14,6 +14,7 @@ from .errors import (
     DecodeError,
     EncodeError,
     MalformedCbor,
+    NotInVersion,
     ShapeMismatch,
     TrailingBytes,
     TruncatedInput,
@@ -57,9 +58,14 @@ def codec(protocol: str) -> Codec:
         raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}") from None
 
 
-def decode(protocol: str, data: bytes, state: str | None = None) -> Message:
-    """Decode exactly one message of `protocol`; `state` (the sender's state) disambiguates shared tags."""
-    return codec(protocol).decode(data, state)
+def decode(protocol: str, data: bytes, state: str | None = None, version: int | None = None) -> Message:
+    """Decode exactly one message of `protocol`; `state` (the sender's state) disambiguates shared tags.
+
+    `version` is the negotiated version (node-to-client either as 16 or as its wire key 32784): with it the
+    message must have a shape of that version (else NotInVersion or ShapeMismatch, naming the version);
+    without it, a shape of any version is accepted.
+    """
+    return codec(protocol).decode(data, state, version)
 
 
 def encode(message: Message) -> bytes:
@@ -76,6 +82,7 @@ __all__ = [
     "MalformedCbor",
     "Message",
     "MessageType",
+    "NotInVersion",
     "ShapeMismatch",
     "TrailingBytes",
     "TruncatedInput",

@@ -6,6 +6,7 @@ import construct as c
 
 from .codec import Codec, MessageType
 from .common import Block, Header, Point, Tip
+from .handshake import N2C_VERSION_BIT
 from .schema import CborType, ListOf
 
 CAN_AWAIT, MUST_REPLY = "StCanAwait", "StMustReply"
@@ -36,4 +37,4 @@ def _messages(payload_name: str, payload: CborType) -> list[MessageType]:
 
 
 CHAIN_SYNC = Codec("chain-sync", 2, _messages("header", Header))
-LOCAL_CHAIN_SYNC = Codec("local-chain-sync", 5, _messages("block", Block))
+LOCAL_CHAIN_SYNC = Codec("local-chain-sync", 5, _messages("block", Block), version_bit=N2C_VERSION_BIT)

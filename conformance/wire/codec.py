@@ -3,6 +3,11 @@
 Every Ouroboros message is a definite-length array `[tag, field...]`. A `MessageType` declares one message
 once: its name, tag, named fields (typed CBOR constructs) and the states in which it may arrive (used only
 to tell apart messages that share a tag, as LocalTxMonitor's MsgAcquire and MsgAwaitAcquire do).
+
+What changes with the negotiated version is declared, never tested for in code: `since=`/`until=` on a
+`MessageType` (MsgGetMeasures from node-to-client v20) or on a whole `Codec` (PeerSharing from
+node-to-node v11), and `Gated` shapes inside fields (the v11-12 IPv6 peer address). Decoded without a
+version, a message may have the shape of any version; with one, exactly the shapes of that version.
 """
 
 from __future__ import annotations
@@ -15,19 +20,31 @@ from hypothesis import strategies as st
 
 from . import cbor
 from .cbor import WideInt
-from .errors import DecodeError, EncodeError, ShapeMismatch, UnknownMessage
+from .errors import DecodeError, EncodeError, NotInVersion, ShapeMismatch, UnknownMessage
 from .message import Message
-from .schema import CborType, Const, Record, remembering
+from .schema import VERSION, CborType, Const, Record, VersionSpan, at_version, remembering
 
 
 class MessageType(CborType):
-    """One message, declared once: `MessageType("MsgRollForward", 2, "header" / Header, "tip" / Tip)`."""
+    """One message, declared once: `MessageType("MsgRollForward", 2, "header" / Header, "tip" / Tip)`.
 
-    def __init__(self, name: str, tag: int, *fields: c.Renamed, states: Iterable[str] = ()) -> None:
+    `since`/`until` (inclusive) are the first and last versions that have the message (None: no bound).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tag: int,
+        *fields: c.Renamed,
+        states: Iterable[str] = (),
+        since: int | None = None,
+        until: int | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self.tag = tag
         self.states = tuple(states)
+        self.span = VersionSpan(since, until)
         self.record = Record("tag" / Const(tag), *fields)
         self.fields = self.record.fields[1:]
         self.cddl = "[" + ", ".join([str(tag), *(f"{n}: {t.describe()}" for n, t in self.fields)]) + "]"
@@ -62,9 +79,13 @@ class MessageType(CborType):
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries({name: kind.strategy() for name, kind in self.fields})
 
-    def messages(self) -> st.SearchStrategy[Message]:
-        """Valid instances of this message."""
-        return self.strategy().map(lambda fields: Message(self.protocol, self.name, fields))
+    def messages(self, version: int | None = None) -> st.SearchStrategy[Message]:
+        """Valid instances of this message (at the plain `version` number, or of any version)."""
+        if not self.span.admits(version):
+            return st.nothing()
+        with at_version(version):
+            fields = self.strategy()
+        return fields.map(lambda value: Message(self.protocol, self.name, value))
 
     def to_json(self, value: Any) -> Any:
         return {name: kind.to_json(value[name]) for name, kind in self.fields}
@@ -77,11 +98,26 @@ class MessageType(CborType):
 
 
 class Codec:
-    """All messages of one mini-protocol, and the decoder that picks the right declaration for a tag."""
+    """All messages of one mini-protocol, and the decoder that picks the right declaration for a tag.
 
-    def __init__(self, name: str, number: int | None, messages: Iterable[MessageType]) -> None:
+    `since`/`until` are the versions in which the mini-protocol exists at all; `version_bit` is the bit the
+    handshake sets on this family's version numbers (node-to-client: bit 15), cleared before comparing.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        number: int | None,
+        messages: Iterable[MessageType],
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        version_bit: int = 0,
+    ) -> None:
         self.name = name
         self.number = number
+        self.span = VersionSpan(since, until)
+        self.version_bit = version_bit
         self.messages: dict[str, MessageType] = {}
         self.by_tag: dict[int, list[MessageType]] = {}
         for message in messages:
@@ -91,15 +127,42 @@ class Codec:
             self.messages[message.name] = message
             self.by_tag.setdefault(message.tag, []).append(message)
 
-    def decode(self, data: bytes, state: str | None = None) -> Message:
-        """Decode exactly one message; raise a DecodeError naming protocol, state, message and place."""
+    def plain_version(self, version: int | None) -> int | None:
+        """The version number to compare with `since`/`until`: 16 for node-to-client 16 or 32784."""
+        return None if version is None else version & ~self.version_bit
+
+    def decode(self, data: bytes, state: str | None = None, version: int | None = None) -> Message:
+        """Decode exactly one message; raise a DecodeError naming protocol, state, message and place.
+
+        Without `version` the message may have the shape of any version; with the negotiated `version`
+        (either numbering of node-to-client versions), exactly the shapes of that version.
+        """
         try:
             item, _ = cbor.decode_item(data)
-            return self.decode_item(item, state, raw=bytes(data))
+            return self.decode_item(item, state, raw=bytes(data), version=version)
         except DecodeError as exc:
             raise exc.located(protocol=self.name, state=state) from None
 
-    def decode_item(self, item: Any, state: str | None = None, raw: bytes | None = None) -> Message:
+    def decode_item(
+        self, item: Any, state: str | None = None, raw: bytes | None = None, version: int | None = None
+    ) -> Message:
+        plain = self.plain_version(version)
+        if plain is not None and not self.span.admits(plain):
+            raise NotInVersion(
+                f"a message of a mini-protocol that exists at v{plain}; {self.name} exists only at {self.span}",
+                version=plain,
+                span=self.span,
+                path="$",
+            )
+        if plain == VERSION.get():  # the common case (no version, or a nested decode): no new scope
+            return self._decode_item(item, state, raw, plain)
+        token = VERSION.set(plain)  # at_version() without a generator's cost, as every message passes here
+        try:
+            return self._decode_item(item, state, raw, plain)
+        finally:
+            VERSION.reset(token)
+
+    def _decode_item(self, item: Any, state: str | None, raw: bytes | None, version: int | None) -> Message:
         if not isinstance(item, list) or getattr(item, "indefinite", False) or not item:
             raise ShapeMismatch(
                 f"a message: a non-empty definite array [tag, ...], got {_brief(item)}", path="$"
@@ -119,6 +182,18 @@ class Codec:
                     f"a message the sender may send in {state}; tag {tag} ({names}) is not one", path="$[0]"
                 )
             candidates = allowed
+        if version is not None:
+            existing = [m for m in candidates if m.span.admits(version)]
+            if not existing:
+                first = candidates[0]
+                raise NotInVersion(
+                    f"a message that exists at v{version}; {first.name} exists only at {first.span}",
+                    version=version,
+                    span=first.span,
+                    path="$[0]",
+                    message=first.name,
+                )
+            candidates = existing
         last: DecodeError | None = None
         for message in candidates:
             if len(item) not in message.arities:
@@ -156,9 +231,12 @@ class Codec:
         fields = self.messages[name].from_json(data.get("fields", {}))
         return Message(self.name, name, fields)
 
-    def strategy(self) -> st.SearchStrategy[Message]:
-        """Any valid message of this protocol."""
-        return st.one_of(*(m.messages() for m in self.messages.values()))
+    def strategy(self, version: int | None = None) -> st.SearchStrategy[Message]:
+        """Any valid message of this protocol (at the negotiated `version`, or of any version)."""
+        plain = self.plain_version(version)
+        if not self.span.admits(plain):
+            return st.nothing()
+        return st.one_of(*(m.messages(plain) for m in self.messages.values()))
 
 
 def _brief(item: Any) -> str:

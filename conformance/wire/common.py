@@ -74,12 +74,6 @@ for Byron `[0, [[variant, sizeHint], #6.24(header)]]`."""
 Block = Embedded("cardanoBlock")
 """`#6.24(bytes .cbor [blockEraTag, block])`: the era tag sits inside the wrapper (EBB 0, main 1, ...)."""
 
-TxId = Raw("txId")
-"""Era-wrapped tx id `[eraIndex, id]`, kept as exact bytes (the network layer is polymorphic in it)."""
-
-Tx = Raw("tx")
-"""Era-wrapped transaction `[eraIndex, #6.24(tx)]`, kept as exact bytes (the network layer is polymorphic)."""
-
 _LaterEra = Uint(8, low=1, high=len(ERAS) - 1)
 
 GenTxId = Choice(
@@ -95,6 +89,13 @@ GenTx = Choice(
     cddl="[0, [0/1/2/3, any]] / [era, #6.24(bytes .cbor transaction)]",
 )
 """The Cardano view of a transaction: `[eraIndex, #6.24(tx)]`; Byron `[0, [kind, payload]]`."""
+
+TxId = Raw("txId", shape=GenTxId)
+"""A tx id as the messages carry it: must be a GenTxId (as the node's HardFork codec requires), kept as its
+exact bytes. Node-to-node and node-to-client use the same form (`encodeNS` of the era's own encoder)."""
+
+Tx = Raw("tx", shape=GenTx)
+"""A transaction as the messages carry it: must be a GenTx, kept as its exact bytes (they are hashed)."""
 
 
 def header_strategy() -> st.SearchStrategy[Any]:

@@ -73,5 +73,18 @@ class UnknownMessage(DecodeError):
     """A message tag (or tag and length) that the protocol does not define in this state."""
 
 
+class NotInVersion(UnknownMessage):
+    """A message (or a whole mini-protocol) that does not exist at the negotiated version.
+
+    `version` is the negotiated version and `span` the versions that have the message, so a checker can
+    name the requirement broken (e.g. MsgGetMeasures before node-to-client v20).
+    """
+
+    def __init__(self, expected: str, *, version: int, span: object, **where: object) -> None:
+        super().__init__(expected, **where)  # type: ignore[arg-type]
+        self.version = version
+        self.span = span
+
+
 class EncodeError(Exception):
     """A value that cannot be encoded as the declared message (a bug in the caller's script)."""

@@ -1,4 +1,8 @@
-"""KeepAlive (N2N mini-protocol 8)."""
+"""KeepAlive (N2N mini-protocol 8).
+
+The codec declared here is the one of node-to-node v7 and later (`codecKeepAlive_v2`): v3-v6 sent the
+same messages without the enclosing array, so at those versions these bytes are not KeepAlive messages.
+"""
 
 from __future__ import annotations
 
@@ -13,4 +17,5 @@ KEEP_ALIVE = Codec(
         MessageType("MsgKeepAliveResponse", 1, "cookie" / Uint(16), states=["StServer"]),
         MessageType("MsgDone", 2, states=["StClient"]),
     ],
+    since=7,
 )

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import construct as c
@@ -235,13 +238,21 @@ class Text(CborType):
 
 
 class Raw(CborType):
-    """Any well-formed item, kept as its exact bytes (the network layer is polymorphic in it)."""
+    """Any well-formed item, kept as its exact bytes (the network layer is polymorphic in it).
 
-    def __init__(self, cddl: str = "any") -> None:
+    With a `shape`, decoding also requires the item to have that shape (the Cardano instantiation is as
+    strict as the node's codec) while the value stays the exact bytes; encoding still sends any bytes given,
+    so a script can build an ill-shaped message on purpose.
+    """
+
+    def __init__(self, cddl: str = "any", *, shape: CborType | None = None) -> None:
         super().__init__()
         self.cddl = cddl
+        self.shape = shape
 
     def from_item(self, item: Any, path: str) -> Any:
+        if self.shape is not None:
+            self.shape.from_item(item, path)
         return RawCbor(cbor.encode_item(item))
 
     def to_item(self, value: Any, path: str) -> Any:
@@ -253,6 +264,9 @@ class Raw(CborType):
             raise EncodeError(f"{path}: not one well-formed CBOR item: {exc}") from None
 
     def strategy(self) -> st.SearchStrategy[Any]:
+        if self.shape is not None:
+            shape = self.shape
+            return shape.strategy().map(lambda v: RawCbor(cbor.encode_item(shape.to_item(v, "$"))))
         return cbor_values().map(lambda v: RawCbor(cbor.encode_item(v)))
 
     def to_json(self, value: Any) -> JSON:
@@ -541,6 +555,91 @@ def _accepts(self: CborType, value: Any) -> bool:
 CborType.accepts = _accepts  # type: ignore[attr-defined]
 
 
+# --------------------------------------------------------------------------------------------------
+# Shapes that exist only in some versions of a protocol.
+
+VERSION: ContextVar[int | None] = ContextVar("negotiated_version", default=None)
+"""The version being decoded at; set through `at_version` (or by `Codec.decode_item` directly)."""
+
+
+@contextmanager
+def at_version(version: int | None) -> Iterator[None]:
+    """Decode, and build strategies, as at the negotiated `version` (plain number); None: any version.
+
+    The version is a dynamic scope rather than an argument of every `from_item`, because only a few
+    declarations (`Gated` ones) look at it; `Codec.decode` and `Codec.strategy` set it.
+    """
+    token = VERSION.set(version)
+    try:
+        yield
+    finally:
+        VERSION.reset(token)
+
+
+def current_version() -> int | None:
+    """The version being decoded at (None: any supported version)."""
+    return VERSION.get()
+
+
+@dataclass(frozen=True)
+class VersionSpan:
+    """The versions in which something exists: `since` and `until` inclusive, None for no bound."""
+
+    since: int | None = None
+    until: int | None = None
+
+    def admits(self, version: int | None) -> bool:
+        if version is None:
+            return True
+        return (self.since is None or version >= self.since) and (self.until is None or version <= self.until)
+
+    def __str__(self) -> str:
+        if self.since is not None and self.until is not None:
+            return f"v{self.since}..v{self.until}"
+        if self.since is not None:
+            return f"v{self.since} and later"
+        if self.until is not None:
+            return f"v{self.until} and earlier"
+        return "every version"
+
+
+class Gated(CborType):
+    """A shape that exists only in some versions, e.g. a Choice branch: `Gated(OldIPv6, until=12)`.
+
+    Decoded at a version outside its span, an item of this shape is refused with an error that names the
+    version (and commits the enclosing Choice to that error); without a version it is accepted. Encoding
+    does not look at the version: the value says which shape it is.
+    """
+
+    def __init__(self, inner: CborType, *, since: int | None = None, until: int | None = None) -> None:
+        super().__init__()
+        self.inner = inner
+        self.span = VersionSpan(since, until)
+        self.cddl = inner.describe()
+
+    def from_item(self, item: Any, path: str) -> Any:
+        value = self.inner.from_item(item, path)
+        version = VERSION.get()
+        if not self.span.admits(version):
+            expected = f"a shape that exists at v{version}; {self.cddl} exists only at {self.span}"
+            error = ShapeMismatch(expected, path=path)
+            error.committed = True  # type: ignore[attr-defined]
+            raise error
+        return value
+
+    def to_item(self, value: Any, path: str) -> Any:
+        return self.inner.to_item(value, path)
+
+    def strategy(self) -> st.SearchStrategy[Any]:
+        return self.inner.strategy() if self.span.admits(VERSION.get()) else st.nothing()
+
+    def to_json(self, value: Any) -> JSON:
+        return self.inner.to_json(value)
+
+    def from_json(self, data: JSON) -> Any:
+        return self.inner.from_json(data)
+
+
 class Nothing(CborType):
     """An empty definite array standing for "no value" (origin point, genesis): decodes to None."""
 
@@ -642,18 +741,24 @@ class Tagged(CborType):
     """A union member that is an array starting with a fixed discriminator: `[0, word32, port]`.
 
     Decodes to a dict with `kind` set to the alternative's name, so the value says which one it was.
+    With `by_length`, the array length too selects the alternative (two forms share the discriminator, as
+    the IPv6 peer address of node-to-node v11-12 and v13 on do); otherwise a matching discriminator
+    commits the union to this alternative, so its error says what is wrong inside.
     """
 
-    def __init__(self, kind: str, discriminator: int, *fields: c.Renamed) -> None:
+    def __init__(self, kind: str, discriminator: int, *fields: c.Renamed, by_length: bool = False) -> None:
         super().__init__()
         self.kind = kind
         self.record = Record("tag" / Const(discriminator), *fields)
         self.discriminator = discriminator
+        self.by_length = by_length
         self.cddl = "[" + ", ".join([str(discriminator), *(t.describe() for _, t in self.record.fields[1:])]) + "]"
 
     def from_item(self, item: Any, path: str) -> Any:
         if not isinstance(item, list) or not item or item[0] != self.discriminator:
             raise self.mismatch(item, path)
+        if self.by_length and len(item) not in self.record.arities:
+            raise self.mismatch(item, path)  # another alternative has this discriminator at another length
         try:
             fields = self.record.from_item(item, path)
         except ShapeMismatch as error:

@@ -1,4 +1,9 @@
-"""TxSubmission2 (N2N mini-protocol 4). Its lists are indefinite-length only, even when empty."""
+"""TxSubmission2 (N2N mini-protocol 4). Its lists are indefinite-length only, even when empty.
+
+The mini-protocol exists from node-to-node v6. Tx ids and transactions are the Cardano GenTxId
+`[era, id]` and GenTx `[era, #6.24(tx)]` (Byron `[0, [kind, ...]]`), as the node's HardFork codec
+requires; their exact bytes are kept.
+"""
 
 from __future__ import annotations
 
@@ -24,4 +29,5 @@ TX_SUBMISSION2 = Codec(
         MessageType("MsgReplyTxs", 3, "txs" / ListOf(Tx, form="indefinite"), states=["StTxs"]),
         MessageType("MsgDone", 4, states=["StTxIdsBlocking"]),
     ],
+    since=6,
 )
