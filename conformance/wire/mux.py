@@ -19,7 +19,7 @@ from typing import NamedTuple
 import construct as c
 
 from .errors import DecodeError, TruncatedInput
-from .reassembly import NEED_DATA, IngressOverrun, MuxError, StreamReassembler, NeedData
+from .reassembly import NEED_DATA, IngressOverrun, MuxError, NeedData, StreamReassembler, detached
 
 HEADER_SIZE = 8
 MAX_PAYLOAD = 0xFFFF
@@ -212,6 +212,11 @@ class MessageDemultiplexer:
         return self._error
 
     @property
+    def streams(self) -> int:
+        """Reassembly streams open: at most two (one per direction) per running mini-protocol."""
+        return len(self._streams)
+
+    @property
     def pending(self) -> int:
         """Bytes held: an incomplete SDU plus every stream's undelivered bytes."""
         return len(self._partial) + sum(s.pending for s in self._streams.values())
@@ -219,7 +224,7 @@ class MessageDemultiplexer:
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Take bytes read from the bearer; raise the first mux or CBOR fault they contain."""
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise detached(self._error)
         view = memoryview(data).cast("B")
         pos = 0
         if self._partial:
@@ -246,7 +251,7 @@ class MessageDemultiplexer:
             assert isinstance(data, bytes)  # noqa: S101 - _order counts exactly the messages streams hold
             return MuxMessage(protocol, mode, timestamp, data)
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise detached(self._error)
         return NEED_DATA
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[MuxMessage]:
@@ -307,8 +312,11 @@ class MessageDemultiplexer:
 
     def _fail(self, error: DecodeError) -> None:
         """Fail the whole demultiplexer: keep complete messages, drop every partial byte, raise."""
-        self._error = error
-        self._partial.clear()
+        self._error = detached(error)
+        self._partial = bytearray()
         for stream in self._streams.values():
             stream.abort(error)
-        raise error
+        try:
+            raise error
+        finally:
+            del error  # no cycle error -> traceback -> this frame -> error: freed at once, not by gc

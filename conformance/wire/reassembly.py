@@ -64,6 +64,14 @@ class IngressOverrun(MuxError):
         self.observed = observed
 
 
+def detached(error: DecodeError) -> DecodeError:
+    """A copy of `error` with no traceback: a failed stream keeps this one, so the frames (and the input
+    they reference) of the call that failed are not kept alive with it."""
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(error.__dict__)
+    return clone
+
+
 class ItemScanner:
     """Finds where one CBOR item ends in a growing buffer, resuming where the previous call stopped.
 
@@ -255,13 +263,13 @@ class StreamReassembler:
     def abort(self, error: DecodeError) -> None:
         """Fail the stream from outside (the bearer failed): keep complete messages, drop the rest."""
         if self._error is None:
-            self._error = error
+            self._error = detached(error)
         self._truncate()
 
     def receive_data(self, payload: bytes | bytearray | memoryview) -> None:
         """Queue one SDU payload and find every message it completes. Raises the stream's fault."""
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise detached(self._error)
         queued = len(self._buffer) + len(payload)
         if self.limit is not None and queued > self.limit:
             self._fail(
@@ -314,7 +322,7 @@ class StreamReassembler:
             self._scanner.shift(end)
             return message
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise detached(self._error)
         return NEED_DATA
 
     def feed(self, payload: bytes | bytearray | memoryview) -> list[bytes]:
@@ -328,10 +336,14 @@ class StreamReassembler:
 
     def _fail(self, error: DecodeError) -> None:
         """Keep the complete messages; drop the rest; raise the fault now and on every later call."""
-        self._error = error
+        self._error = detached(error)
         self._truncate()
-        raise error
+        try:
+            raise error
+        finally:
+            del error  # no cycle error -> traceback -> this frame -> error: freed at once, not by gc
 
     def _truncate(self) -> None:
         last = (self._ends[-1] if self._ends else self._base) - self._base
-        del self._buffer[last:]
+        self._buffer = bytearray(self._buffer[:last])  # a new buffer: del would keep the capacity
+        self._scanner = ItemScanner()
