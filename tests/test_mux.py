@@ -15,7 +15,6 @@ from conformance.wire.errors import TruncatedInput
 from conformance.wire.mux import (
     NEED_DATA,
     SDU,
-    Demuxer,
     IngressOverrun,
     MessageDemultiplexer,
     MuxError,

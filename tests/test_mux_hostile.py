@@ -77,9 +77,7 @@ def feed_hostile(demux: MessageDemultiplexer, data: bytes, kind: str) -> list[Mu
 
 def golden(protocols: set[str], max_len: int) -> list[Vector]:
     return [
-        v
-        for v in VECTORS
-        if v.protocol in protocols and v.kind == "message" and v.valid and len(v.data) <= max_len
+        v for v in VECTORS if v.protocol in protocols and v.kind == "message" and v.valid and len(v.data) <= max_len
     ]
 
 
@@ -410,5 +408,6 @@ def test_wire_decoding_of_reassembled_messages_still_works() -> None:
     for vector in golden({"chain-sync", "block-fetch"}, 100_000)[:10]:
         number = N2N_NUMBERS[vector.protocol]
         demux = n2n()
-        out = [m for sdu in segment(vector.data, protocol=number, mode=1, max_payload=100) for m in demux.feed(sdu.encode())]
+        sdus = segment(vector.data, protocol=number, mode=1, max_payload=100)
+        out = [m for sdu in sdus for m in demux.feed(sdu.encode())]
         assert [wire.encode(wire.decode(vector.protocol, m.data)) for m in out] == [vector.data]

@@ -74,6 +74,8 @@ NODE_TO_NODE = (
     MiniProtocol(16, "peras-cert-diffusion", 220_000, requires="peras_support", note="experimental, N2N v16"),
     MiniProtocol(17, "peras-vote-diffusion", 55_000, requires="peras_support", note="experimental, N2N v16"),
 )
+
+
 def _n2c(number: int, name: str, bound: int, why: str) -> MiniProtocol:
     note = f"node: maxBound, effectively none; our demultiplexer holds {bound:,} bytes ({why})"
     return MiniProtocol(number, name, N2C_INGRESS_LIMIT, note=note, bound=bound)
@@ -204,9 +206,7 @@ class MuxChecker:
         key = (protocol, mode)
         self.buffered[key] = max(0, self.buffered.get(key, 0) - nbytes)
 
-    def _violation(
-        self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any
-    ):
+    def _violation(self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any):
         return cls(requirement, detail, protocol="mux", state=None, sender=sender, message=sdu, **kw)
 
     def _problems(self, sdu: Any, sender: str) -> Iterable[Violation]:
@@ -214,9 +214,7 @@ class MuxChecker:
         if size == 0:
             yield self._violation("MUX-SDU-01", "a zero-length SDU", sdu, sender)
         if size > MAX_SDU_PAYLOAD:
-            yield self._violation(
-                "MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender
-            )
+            yield self._violation("MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender)
         elif size > NODE_SOCKET_SDU_SIZE:
             yield self._violation(
                 "MUX-SDU-03", f"a {size}-byte SDU; the node sends at most {NODE_SOCKET_SDU_SIZE}", sdu, sender

@@ -118,9 +118,7 @@ def decode_sdu(data: bytes, offset: int = 0) -> tuple[SDU, int]:
     end = offset + HEADER_SIZE + header.length
     if end > len(data):
         raise TruncatedInput(f"{header.length} payload bytes", offset=offset, protocol="mux")
-    sdu = SDU(
-        header.timestamp, header.direction.mode, header.direction.protocol, bytes(data[offset + 8 : end])
-    )
+    sdu = SDU(header.timestamp, header.direction.mode, header.direction.protocol, bytes(data[offset + 8 : end]))
     return sdu, end
 
 
@@ -130,10 +128,7 @@ def segment(
     """Split one mini-protocol byte run over as many SDUs as `max_payload` requires."""
     if not 0 < max_payload <= MAX_PAYLOAD:
         raise ValueError("max_payload must be within 1..65535")
-    return [
-        SDU(timestamp, mode, protocol, payload[i : i + max_payload])
-        for i in range(0, len(payload), max_payload)
-    ]
+    return [SDU(timestamp, mode, protocol, payload[i : i + max_payload]) for i in range(0, len(payload), max_payload)]
 
 
 class Demuxer:

@@ -9,6 +9,7 @@ limit, and hands each message out exactly once through `next_message()` (sans-I/
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Final
 
@@ -37,6 +38,10 @@ NEED_DATA: Final = NeedData()
 """Returned by `next_message()` when more bytes must arrive before another message is complete."""
 
 _WIDTH = {24: 1, 25: 2, 26: 4, 27: 8}
+_ONE_BYTE_ITEMS = bytes([*range(0x00, 0x18), *range(0x20, 0x38), *range(0xE0, 0xF8)])
+"""Initial bytes that are a whole item: unsigned and negative integers below 24, simple values below 24."""
+_ONE_BYTE = [i in _ONE_BYTE_ITEMS for i in range(256)]
+_ONE_BYTE_RUN = re.compile(b"[" + re.escape(_ONE_BYTE_ITEMS) + b"]+")
 _UNTIL_BREAK = -1
 _ARRAY, _MAP = -1, -2  # frame kinds; 2 or 3 is an indefinite byte or text string (its chunks' major)
 
@@ -113,9 +118,22 @@ class ItemScanner:
                 return pos, True
         while pos < end:
             initial = data[pos]
+            frame = stack[-1] if stack else None
+            if frame is not None and frame[1] < 0 and _ONE_BYTE[initial]:
+                # a run of one-byte items (small ints, simple values) inside an array or map: counted in C
+                run = 1
+                if pos + 1 < end and _ONE_BYTE[data[pos + 1]]:
+                    run = _ONE_BYTE_RUN.match(data, pos).end() - pos  # type: ignore[union-attr]
+                if frame[0] != _UNTIL_BREAK:
+                    run = min(run, frame[0])
+                    frame[0] -= run - 1  # the last one is counted by _item_done, which may close the frame
+                frame[2] += run - 1
+                pos += run
+                if _item_done(stack):
+                    return pos, True
+                continue
             major = initial >> 5
             info = initial & 0x1F
-            frame = stack[-1] if stack else None
             if frame is not None and frame[1] >= 0:  # inside an indefinite string: chunks or break only
                 if initial == 0xFF:
                     pos += 1
