@@ -185,3 +185,28 @@ def test_an_indefinite_array_of_100k_items_is_scanned_once(monkeypatch: pytest.M
     demux = table.demultiplexer_for("node-to-node", N2N)
     out = [m for sdu in segment(message, protocol=2, mode=1) for m in demux.feed(sdu.encode())]
     assert [m.data for m in out] == [message] and scanned == len(message)
+
+
+def test_the_wire_errors_name_catalogue_rules() -> None:
+    from conformance.protocol import catalogue
+    from conformance.wire.mux import UnknownMiniProtocol
+
+    for error in (MuxError, IngressOverrun, UnknownMiniProtocol):
+        assert error.requirement in catalogue.load()
+        assert error.requirement in table.MuxChecker.requirements
+
+
+def test_the_checker_and_the_demultiplexer_agree_on_what_runs() -> None:
+    for mode, data in (("node-to-node", N2N), ("node-to-node", None), ("node-to-client", {})):
+        checker = table.MuxChecker(mode, data)  # type: ignore[arg-type]
+        assert set(checker.bundle()) == set(table.demultiplexer_for(mode, data).limits)  # type: ignore[arg-type]
+
+
+def test_the_checker_counts_queued_bytes_only_for_running_protocols() -> None:
+    checker = table.MuxChecker("node-to-node", N2N)
+    keep_alive = _vector("ka-gouroboros-msgkeepalive")
+    checker.observe(SDU(0, 0, 8, keep_alive), "initiator")
+    for number in (1, 99, 0x7FFF):
+        with pytest.raises(table.MuxViolation):
+            checker.observe(SDU(0, 0, number, keep_alive), "initiator")
+    assert checker.buffered == {(8, 0): len(keep_alive)}
