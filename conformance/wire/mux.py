@@ -242,9 +242,8 @@ class MessageDemultiplexer:
         """The next whole message, each exactly once; NEED_DATA if none; the fault once all are out."""
         if self._order:
             protocol, mode, timestamp = self._order.popleft()
-            data = self._streams[protocol, mode].next_message()
-            assert isinstance(data, bytes)  # noqa: S101 - _order counts exactly the messages streams hold
-            return MuxMessage(protocol, mode, timestamp, data)
+            # _order holds one entry per complete message a stream holds, so there is one to take
+            return MuxMessage(protocol, mode, timestamp, self._streams[protocol, mode].take())
         if self._error is not None:
             raise detached(self._error)
         return NEED_DATA
@@ -255,7 +254,8 @@ class MessageDemultiplexer:
         self.receive_data(data)
         out: list[MuxMessage] = []
         while self._order:
-            out.append(self.next_message())  # type: ignore[arg-type]
+            protocol, mode, timestamp = self._order.popleft()
+            out.append(MuxMessage(protocol, mode, timestamp, self._streams[protocol, mode].take()))
         return out
 
     def _complete_partial(self, view: memoryview) -> int:

@@ -333,15 +333,19 @@ class StreamReassembler:
     def next_message(self) -> bytes | NeedData:
         """The next complete message, each exactly once; NEED_DATA if none; the fault once all are out."""
         if self._ends:
-            end = self._ends.popleft() - self._base
-            message = bytes(self._buffer[:end])
-            del self._buffer[:end]  # O(1) at the front of a bytearray
-            self._base += end
-            self._scanner.shift(end)
-            return message
+            return self.take()
         if self._error is not None:
             raise detached(self._error)
         return NEED_DATA
+
+    def take(self) -> bytes:
+        """The oldest complete message (there must be one: see `ready`), cut out of the buffer."""
+        end = self._ends.popleft() - self._base
+        message = bytes(self._buffer[:end])
+        del self._buffer[:end]  # O(1) at the front of a bytearray
+        self._base += end
+        self._scanner.shift(end)
+        return message
 
     def feed(self, payload: bytes | bytearray | memoryview) -> list[bytes]:
         """`receive_data` then every message now complete. On a fault the messages before it stay
@@ -349,7 +353,7 @@ class StreamReassembler:
         self.receive_data(payload)
         out: list[bytes] = []
         while self._ends:
-            out.append(self.next_message())  # type: ignore[arg-type]
+            out.append(self.take())
         return out
 
     def _fail(self, error: DecodeError) -> None:
