@@ -53,3 +53,25 @@ def bytes_(value: int | None, spec: int | None = None, note: str = "") -> Limit:
 def seconds(value: float | None, spec: float | None = None, note: str = "") -> Limit:
     """A time limit in seconds (readability helper for the tables)."""
     return Limit(value, spec, note)
+
+
+# --------------------------------------------------------------------------------------------------
+# Mux ingress queues where the node sets none.
+#
+# The node gives every node-to-client mini-protocol `maximumMiniProtocolLimits` (maximumIngressQueue =
+# maxBound, 0xffffffff: "effectively no limit", PROTOCOLS.md section 1.3), and runs the handshake before
+# the mux with only its per-message byte limit. A demultiplexer fed by a socket must not hold 4 GiB per
+# stream, so these are our bounds, each sized for the largest legitimate traffic; they are what
+# `protocol.mux.demultiplexer_for` uses, while conformance checks still report the node's own values.
+
+N2C_NODE_INGRESS_LIMIT = 0xFFFF_FFFF
+"""The node's N2C ingress queue (`maximumIngressQueue = maxBound`): effectively none."""
+HANDSHAKE_QUEUE_BOUND = HANDSHAKE_BYTE_LIMIT
+"""Handshake (N2N and N2C): one message of at most `byteLimitsHandshake` (5,760 bytes) is ever due."""
+N2C_BLOCK_QUEUE_BOUND = 23_068_694
+"""local-chain-sync: blocks, as N2N block-fetch queues them (1.1 x 10 blocks of 2,097,154 bytes)."""
+N2C_TX_QUEUE_BOUND = LARGE_BYTE_LIMIT
+"""local-tx-submission and local-tx-monitor: one transaction or reply per message (`largeByteLimit`)."""
+N2C_QUERY_QUEUE_BOUND = 128 * 1024 * 1024
+"""local-state-query: whole-ledger answers (GetUTxOWhole, DebugNewEpochState) of test networks fit;
+a mainnet-sized answer needs a larger bound given to `demultiplexer_for(..., bounds=...)`."""

@@ -1,7 +1,10 @@
-"""The multiplexer as data (mini-protocol numbers, ingress-queue limits, SDU bounds) and its checker.
+"""The multiplexer as data (mini-protocol numbers, ingress-queue limits, SDU bounds), its checker, and
+the demultiplexer built from that data.
 
+This table is the one home of mini-protocol numbers and ingress limits; the wire layer's
+`MessageDemultiplexer` takes its limits from `demultiplexer_for` (the wire layer never imports this one).
 Sources: `Network.Mux.{Codec,Types,Ingress,Bearer}`, `Cardano.Network.NodeToNode` (`*ProtocolLimits`),
-`Cardano.Network.NodeToClient` (PROTOCOLS.md sections 1.1, 1.3 and 2).
+`Cardano.Network.NodeToClient` (`maximumMiniProtocolLimits`) (PROTOCOLS.md sections 1.1, 1.3 and 2).
 """
 
 from __future__ import annotations
@@ -12,8 +15,16 @@ from typing import Any, Literal
 
 from conformance.wire.cbor import scan_item
 from conformance.wire.errors import DecodeError
+from conformance.wire.mux import MessageDemultiplexer
 
 from . import catalogue
+from .limits import (
+    HANDSHAKE_QUEUE_BOUND,
+    N2C_BLOCK_QUEUE_BOUND,
+    N2C_NODE_INGRESS_LIMIT,
+    N2C_QUERY_QUEUE_BOUND,
+    N2C_TX_QUEUE_BOUND,
+)
 from .table import INITIATOR, RESPONDER
 from .violations import IngressQueueOverrun, MuxViolation, Violation
 
@@ -21,14 +32,19 @@ MAX_SDU_PAYLOAD = 65_535
 """The SDU length field is 16 bits; the node accepts any length up to this on receive."""
 NODE_SOCKET_SDU_SIZE = 12_288
 """The largest payload the node *sends* over a socket bearer (`makeSocketBearer`)."""
-N2C_INGRESS_LIMIT = 0xFFFF_FFFF
+N2C_INGRESS_LIMIT = N2C_NODE_INGRESS_LIMIT
 MODE_INITIATOR = 0
 MODE_RESPONDER = 1
 
 
 @dataclass(frozen=True)
 class MiniProtocol:
-    """One mini-protocol number on the mux, and how many bytes its ingress queue holds per direction."""
+    """One mini-protocol number on the mux, and how many bytes its ingress queue holds per direction.
+
+    `ingress_limit` is the node's value (None: the node has none), which the checker reports against;
+    `bound` is the queue our demultiplexer holds where the node's value is none or effectively none
+    (see limits.py for why each was chosen).
+    """
 
     number: int
     name: str
@@ -36,10 +52,20 @@ class MiniProtocol:
     spec_ingress_limit: int | None = None
     requires: str | None = None
     note: str = ""
+    bound: int | None = None
+
+    @property
+    def queue_bound(self) -> int:
+        """The bytes a demultiplexer buffers for this protocol per direction: always a real bound."""
+        value = self.bound if self.bound is not None else self.ingress_limit
+        if value is None:
+            raise ValueError(f"mini-protocol {self.number} ({self.name}) has no queue bound in the table")
+        return value
 
 
+_HANDSHAKE_NOTE = f"runs before the mux starts; our demultiplexer holds {HANDSHAKE_QUEUE_BOUND:,} bytes"
 NODE_TO_NODE = (
-    MiniProtocol(0, "handshake", None, note="runs before the mux starts"),
+    MiniProtocol(0, "handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
     MiniProtocol(2, "chain-sync", 462_000, note="1.1 x 300 x 1400"),
     MiniProtocol(3, "block-fetch", 23_068_694, 230_686_940, note="1.1 x max(10 x 2097154, 100 x 90112)"),
     MiniProtocol(4, "tx-submission2", 721_424, note="1.1 x 10 x (44 + 65540)"),
@@ -48,14 +74,57 @@ NODE_TO_NODE = (
     MiniProtocol(16, "peras-cert-diffusion", 220_000, requires="peras_support", note="experimental, N2N v16"),
     MiniProtocol(17, "peras-vote-diffusion", 55_000, requires="peras_support", note="experimental, N2N v16"),
 )
+
+
+def _n2c(number: int, name: str, bound: int, why: str) -> MiniProtocol:
+    note = f"node: maxBound, effectively none; our demultiplexer holds {bound:,} bytes ({why})"
+    return MiniProtocol(number, name, N2C_INGRESS_LIMIT, note=note, bound=bound)
+
+
 NODE_TO_CLIENT = (
-    MiniProtocol(0, "n2c-handshake", None, note="runs before the mux starts"),
-    MiniProtocol(5, "local-chain-sync", N2C_INGRESS_LIMIT),
-    MiniProtocol(6, "local-tx-submission", N2C_INGRESS_LIMIT),
-    MiniProtocol(7, "local-state-query", N2C_INGRESS_LIMIT),
-    MiniProtocol(9, "local-tx-monitor", N2C_INGRESS_LIMIT),
+    MiniProtocol(0, "n2c-handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
+    _n2c(5, "local-chain-sync", N2C_BLOCK_QUEUE_BOUND, "10 blocks"),
+    _n2c(6, "local-tx-submission", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
+    _n2c(7, "local-state-query", N2C_QUERY_QUEUE_BOUND, "whole-ledger answers of test networks"),
+    _n2c(9, "local-tx-monitor", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
 )
+"""Node-to-client: the node sets no ingress limit (`maximumMiniProtocolLimits`, 0xffffffff); `bound` is
+the documented queue our demultiplexer holds instead (limits.py)."""
 MINI_PROTOCOLS = {"node-to-node": NODE_TO_NODE, "node-to-client": NODE_TO_CLIENT}
+
+
+Mode = Literal["node-to-node", "node-to-client"]
+
+
+def running(mode: Mode, version_data: Mapping[str, Any] | None = None) -> dict[int, MiniProtocol]:
+    """The mini-protocols that may carry SDUs: the handshake alone until `version_data` is negotiated,
+    then the bundle that data enables (the handshake no longer runs)."""
+    if mode not in MINI_PROTOCOLS:
+        raise ValueError(f"mode must be node-to-node or node-to-client, not {mode!r}")
+    if version_data is None:
+        return {0: MINI_PROTOCOLS[mode][0]}
+    return {
+        p.number: p
+        for p in MINI_PROTOCOLS[mode]
+        if p.number != 0 and (p.requires is None or _enabled(version_data, p.requires))
+    }
+
+
+def demultiplexer_for(
+    mode: Mode,
+    version_data: Mapping[str, Any] | None = None,
+    *,
+    bounds: Mapping[int, int] | None = None,
+) -> MessageDemultiplexer:
+    """A demultiplexer for the protocols running in `mode` (see `running`), each queue bounded by the
+    table; `bounds` overrides single protocols (e.g. a benchmark, or a mainnet-sized query answer)."""
+    protocols = running(mode, version_data)
+    limits = {number: p.queue_bound for number, p in protocols.items()}
+    for number, limit in (bounds or {}).items():
+        if number not in limits:
+            raise ValueError(f"mini-protocol {number} is not running in {mode}")
+        limits[number] = limit
+    return MessageDemultiplexer(limits, {number: p.name for number, p in protocols.items()})
 
 
 def _one_whole_message(payload: bytes) -> bool:
@@ -91,7 +160,7 @@ class MuxChecker:
 
     def __init__(
         self,
-        mode: Literal["node-to-node", "node-to-client"] = "node-to-node",
+        mode: Mode = "node-to-node",
         version_data: Mapping[str, Any] | None = None,
         *,
         strict: bool = False,
@@ -121,30 +190,23 @@ class MuxChecker:
 
     def bundle(self) -> dict[int, MiniProtocol]:
         """The mini-protocols that may carry SDUs now."""
-        if self.version_data is None:
-            return {0: MINI_PROTOCOLS[self.mode][0]}
-        return {
-            p.number: p
-            for p in MINI_PROTOCOLS[self.mode]
-            if p.number != 0 and (p.requires is None or _enabled(self.version_data, p.requires))
-        }
+        return running(self.mode, self.version_data)  # type: ignore[arg-type]
 
     def observe(self, sdu: Any, sender: str) -> None:
         """Check one SDU (anything with timestamp, mode, protocol and payload) sent by `sender`."""
         if sender not in (INITIATOR, RESPONDER):
             raise ValueError(f"sender must be 'initiator' or 'responder', not {sender!r}")
         self._emit(self._problems(sdu, sender))
-        key = (sdu.protocol, sdu.mode)
-        self.buffered[key] = self.buffered.get(key, 0) + len(sdu.payload)
+        if sdu.protocol in self.bundle():  # only running protocols have a queue: at most 2 per protocol
+            key = (sdu.protocol, sdu.mode)
+            self.buffered[key] = self.buffered.get(key, 0) + len(sdu.payload)
 
     def consume(self, protocol: int, mode: int, nbytes: int) -> None:
         """The receiver read `nbytes` of protocol `protocol` in direction `mode` from its ingress queue."""
         key = (protocol, mode)
         self.buffered[key] = max(0, self.buffered.get(key, 0) - nbytes)
 
-    def _violation(
-        self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any
-    ):
+    def _violation(self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any):
         return cls(requirement, detail, protocol="mux", state=None, sender=sender, message=sdu, **kw)
 
     def _problems(self, sdu: Any, sender: str) -> Iterable[Violation]:
@@ -152,9 +214,7 @@ class MuxChecker:
         if size == 0:
             yield self._violation("MUX-SDU-01", "a zero-length SDU", sdu, sender)
         if size > MAX_SDU_PAYLOAD:
-            yield self._violation(
-                "MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender
-            )
+            yield self._violation("MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender)
         elif size > NODE_SOCKET_SDU_SIZE:
             yield self._violation(
                 "MUX-SDU-03", f"a {size}-byte SDU; the node sends at most {NODE_SOCKET_SDU_SIZE}", sdu, sender
