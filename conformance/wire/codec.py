@@ -17,7 +17,7 @@ from . import cbor
 from .cbor import WideInt
 from .errors import DecodeError, EncodeError, ShapeMismatch, UnknownMessage
 from .message import Message
-from .schema import CborType, Const, Record, memory_of, remembering
+from .schema import CborType, Const, EncodedDict, Record, memory_of, remembering
 
 
 class MessageType(CborType):
@@ -54,10 +54,10 @@ class MessageType(CborType):
         """The message's array; a decoded message's fields carry its head width and tag width with them."""
         if not isinstance(value, dict):
             raise EncodeError(f"{self.name}: fields must be a dict")
-        memory = memory_of(value)
-        tag_width = memory.get("tag_width")
-        tag = self.tag if tag_width is None else WideInt(self.tag, tag_width)
-        return self.record.to_item(remembering({**value, "tag": tag}, **memory), path)
+        if not isinstance(value, EncodedDict):  # built in code: canonical (the common case, kept cheap)
+            return self.record.to_item({**value, "tag": self.tag}, path)
+        tag = self.tag if value.tag_width is None else WideInt(self.tag, value.tag_width)
+        return self.record.to_item(remembering({**value, "tag": tag}, **memory_of(value)), path)
 
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries({name: kind.strategy() for name, kind in self.fields})

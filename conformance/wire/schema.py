@@ -64,7 +64,10 @@ def remembering(fields: dict[Any, Any], **memory: Any) -> dict[Any, Any]:
 
     Returns `fields` unchanged (a plain dict stays plain) when there is nothing to remember.
     """
-    carried = {**memory_of(fields), **{k: v for k, v in memory.items() if v is not None}}
+    carried = memory_of(fields)
+    for key, value in memory.items():
+        if value is not None:
+            carried[key] = value
     if not carried:
         return fields
     out = EncodedDict(fields)
