@@ -607,7 +607,11 @@ class Nothing(CborType):
 
 
 class Mapped(CborType):
-    """A type whose value is computed from another's (e.g. a peer address word to an IP string)."""
+    """A type whose value is computed from another's (e.g. a peer address word to an IP string).
+
+    The computed value must be a dict: a decoded one written in a non-shortest form keeps its source item
+    (an EncodedDict), which is how it encodes back exactly (tests/test_head_rewrites.py checks this for
+    every declaration)."""
 
     def __init__(
         self,
