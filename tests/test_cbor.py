@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+from hypothesis import given
 
 from conformance.vectors import load_vectors
 from conformance.wire import cbor
 from conformance.wire.errors import DecodeError, MalformedCbor, TrailingBytes, TruncatedInput
+from conformance.wire.schema import cbor_values
 
 ROUND_TRIPS = [
     "1b00000000000064b2",  # 25778 in the 8-byte form, as in a real mainnet Alonzo withdrawal
@@ -130,3 +137,28 @@ def test_all_paths_share_one_nesting_bound(opener: bytes) -> None:
         decode(nested(cbor.MAX_DEPTH))
         with pytest.raises(MalformedCbor):
             decode(nested(cbor.MAX_DEPTH + 1))
+
+
+COPIES: dict[str, Callable[[Any], Any]] = {
+    "copy": copy.copy,
+    "deepcopy": copy.deepcopy,
+    "pickle": lambda value: pickle.loads(pickle.dumps(value)),  # noqa: S301 - our own bytes
+}
+"""A peer keeps decoded values and replays them: every way Python duplicates a value must keep its encoding."""
+
+
+@pytest.mark.parametrize("how", COPIES)
+@pytest.mark.parametrize("hex_", [*ROUND_TRIPS, "f97e01", "fa3fc00000", "fb7ff8000000000001", "f7", "1a00001234"])
+def test_decoded_items_copy_deepcopy_and_pickle_with_their_encoding(hex_: str, how: str) -> None:
+    data = bytes.fromhex(hex_)
+    duplicate = COPIES[how](cbor.decode_item(data)[0])
+    assert cbor.encode_item(duplicate) == data
+    assert type(duplicate) is type(cbor.decode_item(data)[0])
+
+
+@given(cbor_values())
+def test_any_decoded_item_survives_copying(value: Any) -> None:
+    data = cbor.encode_item(value)
+    decoded, _ = cbor.decode_item(data)
+    for how in COPIES.values():
+        assert cbor.encode_item(how(decoded)) == data

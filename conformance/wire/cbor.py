@@ -192,6 +192,10 @@ class WideInt(int):
         obj.width = width
         return obj
 
+    def __getnewargs__(self) -> tuple[int, int]:  # type: ignore[override]
+        """Copy, deep-copy and pickle rebuild the value with its width (int's own gives only the number)."""
+        return int(self), self.width
+
     def __repr__(self) -> str:
         return f"WideInt({int(self)}, width={self.width})"
 
@@ -312,6 +316,13 @@ class EncodedFloat(float):
         obj.width = width
         obj.bits = bits
         return obj
+
+    def __getnewargs__(self) -> tuple[float, int, int | None]:  # type: ignore[override]
+        """Copy, deep-copy and pickle rebuild the value with its width and bits."""
+        return float(self), self.width, self.bits
+
+    def __repr__(self) -> str:
+        return f"EncodedFloat({float(self)!r}, width={self.width}, bits={self.bits})"
 
 
 def _float_bits(obj: float) -> tuple[int, int]:

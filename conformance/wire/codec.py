@@ -22,7 +22,7 @@ from . import cbor
 from .cbor import WideInt
 from .errors import DecodeError, EncodeError, NotInVersion, ShapeMismatch, UnknownMessage
 from .message import Message
-from .schema import VERSION, CborType, Const, Record, VersionSpan, at_version, remembering
+from .schema import VERSION, CborType, Const, EncodedDict, Record, VersionSpan, at_version, memory_of, remembering
 
 
 class MessageType(CborType):
@@ -61,20 +61,20 @@ class MessageType(CborType):
         return self.record.arities
 
     def from_item(self, item: Any, path: str) -> Any:
-        fields = self.record.from_item(item, path)
-        fields.pop("tag")
-        if isinstance(item[0], WideInt):
-            fields = remembering(fields, width=getattr(item, "width", None), tag_width=item[0].width)
+        fields = self.record.from_item(item, path)  # remembers a wide array head itself
+        tag = fields.pop("tag")
+        if isinstance(tag, WideInt):
+            fields = remembering(fields, tag_width=tag.width)
         return fields
 
     def to_item(self, value: Any, path: str) -> Any:
+        """The message's array; a decoded message's fields carry its head width and tag width with them."""
         if not isinstance(value, dict):
             raise EncodeError(f"{self.name}: fields must be a dict")
-        items = self.record.to_item({**value, "tag": self.tag}, path)
-        tag_width = getattr(value, "tag_width", None)
-        if tag_width is not None:
-            items[0] = WideInt(self.tag, tag_width)
-        return items
+        if not isinstance(value, EncodedDict):  # built in code: canonical (the common case, kept cheap)
+            return self.record.to_item({**value, "tag": self.tag}, path)
+        tag = self.tag if value.tag_width is None else WideInt(self.tag, value.tag_width)
+        return self.record.to_item(remembering({**value, "tag": tag}, **memory_of(value)), path)
 
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries({name: kind.strategy() for name, kind in self.fields})

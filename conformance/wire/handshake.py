@@ -15,7 +15,21 @@ from hypothesis import strategies as st
 from .cbor import Map
 from .codec import Codec, MessageType
 from .errors import DecodeError, EncodeError, ShapeMismatch
-from .schema import JSON, Bool, CborType, Choice, ListOf, Raw, RawCbor, Record, Tagged, Text, Uint, remembering
+from .schema import (
+    JSON,
+    Bool,
+    CborType,
+    Choice,
+    ListOf,
+    Raw,
+    RawCbor,
+    Record,
+    Tagged,
+    Text,
+    Uint,
+    memory_of,
+    remembering,
+)
 
 NetworkMagic = Uint(32)
 
@@ -94,7 +108,7 @@ class VersionTable(CborType):
             if key in table:
                 raise ShapeMismatch(f"distinct version numbers, got {key} twice", path=path)
             table[key] = _data_or_raw(kind, value, f"{path}[{key}]")
-        return table
+        return table if item.width is None else remembering(table, width=item.width)
 
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
@@ -106,7 +120,7 @@ class VersionTable(CborType):
                 pairs.append((key, Raw().to_item(data, f"{path}[{key}]")))
             else:
                 pairs.append((key, kind.to_item(data, f"{path}[{key}]")))
-        return Map(pairs)
+        return Map(pairs, width=getattr(value, "width", None))
 
     def strategy(self) -> st.SearchStrategy[Any]:
         def table(keys: list[int]) -> st.SearchStrategy[dict[int, Any]]:
@@ -183,10 +197,6 @@ def _messages(data_for: Callable[[int], CborType | None], versions: tuple[int, .
     ]
 
 
-def _memory(value: Any) -> dict[str, Any]:
-    return {key: getattr(value, key, None) for key in ("width", "tag_width", "source_item")}
-
-
 class AcceptVersion(MessageType):
     """`[1, versionNumber, versionData]`: the data's shape depends on the version chosen."""
 
@@ -216,7 +226,7 @@ class AcceptVersion(MessageType):
         data = value.get("version_data")
         if kind is None or isinstance(data, RawCbor):
             return super().to_item(value, path)
-        items = super().to_item(remembering({**value, "version_data": RawCbor(b"\xf6")}, **_memory(value)), path)
+        items = super().to_item(remembering({**value, "version_data": RawCbor(b"\xf6")}, **memory_of(value)), path)
         items[2] = kind.to_item(data, f"{path}.version_data")
         return items
 

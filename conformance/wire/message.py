@@ -11,9 +11,10 @@ class Message:
     """One message of one mini-protocol.
 
     `fields` maps field names to values. Values decoded from the wire remember how they were encoded
-    (integer widths, indefinite lengths), so encoding them again gives back the same bytes; plain Python
-    values given by a script are encoded in canonical form. `raw` holds the exact bytes a decoded
-    message came from.
+    (integer widths, string, array and map heads, indefinite lengths; `fields` itself remembers the
+    message's own array head), so encoding them again gives back the same bytes, also after copy, deep copy
+    or pickle; plain Python values given by a script are encoded in canonical form. `raw` holds the exact
+    bytes a decoded message came from.
     """
 
     protocol: str

@@ -38,23 +38,62 @@ class RawCbor(bytes):
         return f"RawCbor({bytes(self).hex()})"
 
 
-class RecordDict(dict):  # type: ignore[type-arg]
-    """Fields decoded from an item written in a non-shortest form, with what is needed to write it again:
-    the array head's width, the discriminator's width, or (for computed values) the item itself."""
+class EncodedDict(dict):  # type: ignore[type-arg]
+    """A dict decoded from an array (record) or map written in a non-shortest form, with what is needed to
+    write it again: the head's width, the discriminator's width, or (for computed values) the item itself.
+
+    The memory is kept in attributes, so it is lost by `{**d}` or `dict(d)`: a value rebuilt in code encodes
+    canonically, and a declaration that rebuilds a decoded value carries it over with `remembering`.
+    """
 
     width: int | None = None
     tag_width: int | None = None
     source_item: Any = None
 
 
-def remembering(fields: dict[str, Any], **memory: Any) -> dict[str, Any]:
-    """`fields` as a RecordDict carrying `memory` (a copy; attributes do not survive `{**d}`)."""
-    out = RecordDict(fields)
-    for key in ("width", "tag_width", "source_item"):
-        value = memory.get(key, getattr(fields, key, None))
+MEMORY = ("width", "tag_width", "source_item")
+"""The attributes in which a decoded container remembers how its head was written."""
+
+
+def memory_of(value: Any) -> dict[str, Any]:
+    """What `value` remembers of its encoding (empty for plain values)."""
+    if not isinstance(value, EncodedDict):
+        return {}
+    return {key: getattr(value, key) for key in MEMORY if getattr(value, key) is not None}
+
+
+def remembering(fields: dict[Any, Any], **memory: Any) -> dict[Any, Any]:
+    """`fields` as an EncodedDict carrying `memory` and whatever `fields` itself remembers (a copy).
+
+    Returns `fields` unchanged (a plain dict stays plain) when there is nothing to remember.
+    """
+    carried = memory_of(fields)
+    for key, value in memory.items():
         if value is not None:
-            setattr(out, key, value)
+            carried[key] = value
+    if not carried:
+        return fields
+    out = EncodedDict(fields)
+    for key, value in carried.items():
+        setattr(out, key, value)
     return out
+
+
+class EncodedNothing(cbor.EncodedList):
+    """`[]` for "no value" (origin, genesis) written with a wide count: it stands for None and compares
+    equal to it (as a WideInt compares equal to its int), and remembers its head so it encodes back exactly.
+    Code that asks `point is None` should ask `not point` (an empty list, like None, is false)."""
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or (isinstance(other, list) and not other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"EncodedNothing(width={self.width})"
 
 
 def _kind(item: Any) -> str:
@@ -351,10 +390,7 @@ class Record(CborType):
         for name, _ in self.fields[len(item) :]:
             out[name] = None
         width = getattr(item, "width", None)
-        if width is not None:
-            out = RecordDict(out)
-            out.width = width
-        return out
+        return out if width is None else remembering(out, width=width)
 
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
@@ -482,12 +518,13 @@ class MapOf(CborType):
             if key in out:
                 raise ShapeMismatch(f"distinct map keys, got {key!r} twice", path=path)
             out[key] = self.value.from_item(v, f"{path}[{key!r}]")
-        return out
+        return out if item.width is None else remembering(out, width=item.width)
 
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise EncodeError(f"{path}: dict needed")
-        return Map([(self.key.to_item(k, path), self.value.to_item(v, f"{path}[{k!r}]")) for k, v in value.items()])
+        pairs = [(self.key.to_item(k, path), self.value.to_item(v, f"{path}[{k!r}]")) for k, v in value.items()]
+        return Map(pairs, width=getattr(value, "width", None))
 
     def strategy(self) -> st.SearchStrategy[Any]:
         return st.dictionaries(self.key.strategy(), self.value.strategy(), max_size=self.max_len)
@@ -648,19 +685,32 @@ class Nothing(CborType):
     def from_item(self, item: Any, path: str) -> Any:
         if not isinstance(item, list) or item or getattr(item, "indefinite", False):
             raise self.mismatch(item, path)
-        return None
+        width = getattr(item, "width", None)
+        return None if width is None else EncodedNothing(width=width)
 
     def to_item(self, value: Any, path: str) -> Any:
+        if isinstance(value, EncodedNothing):
+            return value
         if value is not None:
             raise EncodeError(f"{path}: None expected for []")
         return []
 
     def strategy(self) -> st.SearchStrategy[Any]:
-        return st.none()
+        return st.one_of(st.none(), st.sampled_from([1, 2, 4, 8]).map(lambda w: EncodedNothing(width=w)))
+
+    def to_json(self, value: Any) -> JSON:
+        return None
+
+    def from_json(self, data: JSON) -> Any:
+        return None
 
 
 class Mapped(CborType):
-    """A type whose value is computed from another's (e.g. a peer address word to an IP string)."""
+    """A type whose value is computed from another's (e.g. a peer address word to an IP string).
+
+    The computed value must be a dict: a decoded one written in a non-shortest form keeps its source item
+    (an EncodedDict), which is how it encodes back exactly (tests/test_head_rewrites.py checks this for
+    every declaration)."""
 
     def __init__(
         self,
@@ -776,9 +826,7 @@ class Tagged(CborType):
             raise EncodeError(f"{path}: kind {self.kind!r} expected")
         tag = self.discriminator
         tag_width = getattr(value, "tag_width", None)
-        fields = remembering(
-            {**value, "tag": WideInt(tag, tag_width) if tag_width else tag}, width=getattr(value, "width", None)
-        )
+        fields = remembering({**value, "tag": WideInt(tag, tag_width) if tag_width else tag}, **memory_of(value))
         return self.record.to_item(fields, path)
 
     def strategy(self) -> st.SearchStrategy[Any]:
