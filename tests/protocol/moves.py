@@ -135,7 +135,7 @@ def version_data(n2c: bool, key: int, rnd: random.Random) -> dict[str, Any]:
         "network_magic": MAINNET,
         "initiator_only": rnd.random() < 0.3,
         "peer_sharing": rnd.choice((0, 1)),
-        "query": rnd.random() < 0.2,
+        "query": rnd.random() < 0.4,
         "peras_support": rnd.random() < 0.5,
     }
     return {field: values[field] for field, _ in kind.fields}
