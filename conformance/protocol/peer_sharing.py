@@ -28,7 +28,8 @@ class PeerSharingRules(Rules):
 
     def __init__(self, version: int | None = None, *, version_data: Mapping[str, Any] | None = None) -> None:
         super().__init__(version)
-        self.negotiated = None if version_data is None else version_data.get("peer_sharing") == 1
+        # v11-v12 carried 0 NoPeerSharing, 1 PeerSharingPrivate, 2 PeerSharingPublic; v13 on 0 or 1
+        self.negotiated = None if version_data is None else bool(version_data.get("peer_sharing"))
         self.amount = 0
 
     def check(self, move: Move) -> Iterator[Violation]:

@@ -377,3 +377,11 @@ def test_the_rules_evaluated_on_golden_bytes() -> None:
     print(f"rules without a golden message of their kind ({len(missing)}): {', '.join(sorted(missing))}")
     # the false alarms issue 6 found must stay covered by real bytes
     assert {"LTM-SIZES-01", "HS-VDATA-01", "HS-PROPOSE-01", "HS-N2C-01", "CS-BLOCK-01"} <= covered
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_peer_sharing_runs_after_v11_or_v12_negotiated_private_or_public_sharing(mode: int) -> None:
+    accepted = wire.decode("handshake", bytes.fromhex(f"83010c841a2d964a09f4{mode:02x}f4"))
+    session = Session("peer-sharing", clock=FakeClock(), version_data=accepted.fields["version_data"])
+    session.observe(INI, encode("peer-sharing", "MsgShareRequest", amount=1))
+    assert session.state == "StBusy" and session.warnings == []
