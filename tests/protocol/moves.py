@@ -4,7 +4,8 @@ Test helper only. The shapes come from the wire declarations: each message start
 declaration's own hypothesis strategy draws (`BASE`), and `legal_fields(session, sender, name, rnd)`
 changes only the few fields the table and the rules constrain (or returns None when no legal instance
 exists right now). `legal_message` encodes the result with `wire.encode`, so what a test observes is bytes;
-a field name the declaration does not have is an error, never silently dropped.
+a field name the declaration does not have is an error, never silently dropped. `drawn` does the same
+with the free fields drawn afresh from the declaration's strategy (the state machine uses it).
 """
 
 from __future__ import annotations
@@ -319,13 +320,29 @@ def legal_message(session: Session, sender: str, name: str, rnd: random.Random) 
 
 def legal_moves(session: Session, rnd: random.Random) -> list[tuple[str, bytes]]:
     """Every (sender, message) that is legal now, one instance per message name."""
-    moves = []
+    return [(sender, encode(session.name, name, **fields)) for sender, name, fields in legal_choices(session, rnd)]
+
+
+def legal_choices(session: Session, rnd: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (sender, message name, constrained fields) that is legal now; the other fields are free."""
+    choices = []
     for sender in ("initiator", "responder"):
         for name in session.allowed(sender):
-            message = legal_message(session, sender, name, rnd)
-            if message is not None:
-                moves.append((sender, message))
-    return moves
+            fields = legal_fields(session, sender, name, rnd)
+            if fields is not None:
+                choices.append((sender, name, fields))
+    return choices
+
+
+def drawn(protocol: str, name: str, draw: Callable[[Any], Any], **fields: Any) -> bytes:
+    """The bytes of `name` whose free fields are drawn from the declaration's strategy, `fields` kept."""
+    declaration = wire.codec(protocol).messages[name]
+    unknown = set(fields) - declared_names(protocol, name)
+    if unknown:
+        raise KeyError(f"{protocol}:{name} declares no field {sorted(unknown)}")
+    free = [(field, kind) for field, kind in declaration.fields if field not in fields]
+    base = {field: draw(kind.strategy()) for field, kind in free}
+    return wire.encode(Message(protocol, name, {**base, **fields}))
 
 
 def new_session(name: str, **options: Any) -> Session:

@@ -22,7 +22,7 @@ from conformance.protocol import (
     UnexpectedMessage,
 )
 
-from .moves import encode, legal_moves
+from .moves import drawn, encode, legal_choices
 
 SIDES = ("initiator", "responder")
 
@@ -38,12 +38,12 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def a_legal_move(self, data: st.DataObject) -> None:
         rnd = data.draw(st.randoms(use_true_random=False))
-        moves = legal_moves(self.session, rnd)
-        if not moves:
+        choices = legal_choices(self.session, rnd)
+        if not choices:
             return
-        sender, message = data.draw(st.sampled_from(moves))
-        assert isinstance(message, bytes)
-        self.session.observe(sender, message)
+        sender, name, fields = data.draw(st.sampled_from(choices))
+        # the fields no rule constrains come from the wire declaration's own strategy
+        self.session.observe(sender, drawn(self.protocol, name, data.draw, **fields))
         self.session.clock.advance(0.001)  # type: ignore[attr-defined]
 
     @rule(data=st.data())
