@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .fields import fields_of
 from .ledger import BlockPoint, block_point
 from .limits import LARGE_BYTE_LIMIT, LONG_WAIT, SMALL_BYTE_LIMIT, bytes_, seconds
 from .points import NotAPoint, point_key, render
@@ -39,12 +40,13 @@ class BlockFetchRules(Rules):
         if move.name == "MsgRequestRange":
             yield from self.range_problems(move)
         elif move.name == "MsgBlock":
-            yield from self.block_problems(move, block_point(move.fields.get("block")))
+            yield from self.block_problems(move, block_point(fields_of(move).get("block")))
         elif move.name == "MsgBatchDone":
             yield from self.batch_done_problems(move)
 
     def range_problems(self, move: Move) -> Iterator[Violation]:
-        lower, upper = move.fields.get("from_point"), move.fields.get("to_point")
+        fields = fields_of(move)
+        lower, upper = fields.get("from_point"), fields.get("to_point")
         try:
             low, high = point_key(lower), point_key(upper)
         except NotAPoint as error:
@@ -89,12 +91,13 @@ class BlockFetchRules(Rules):
 
     def commit(self, move: Move) -> None:
         if move.name == "MsgRequestRange":
-            self.range = (move.fields.get("from_point"), move.fields.get("to_point"))
+            fields = fields_of(move)
+            self.range = (fields.get("from_point"), fields.get("to_point"))
         elif move.name == "MsgStartBatch":
             self.first = self.last = None
             self.blocks = self.unreadable = 0
         elif move.name == "MsgBlock":
-            point = block_point(move.fields.get("block"))
+            point = block_point(fields_of(move).get("block"))
             self.blocks += 1
             if point is None:
                 self.unreadable += 1

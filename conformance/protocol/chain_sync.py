@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from conformance.wire import DecodeError, cbor
+
+from .fields import fields_of
 from .limits import SHORT_WAIT, SMALL_BYTE_LIMIT, bytes_, seconds
 from .points import NotAPoint, point_key, point_slot, render, tip_block_no, tip_point
 from .rules import Move, Rules, is_word
-from .table import INITIATOR, NOBODY, RESPONDER, Pipelining, ProtocolTable, State, Transition
+from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, Pipelining, ProtocolTable, State, Transition
 from .violations import Violation
 
 CHAIN_SYNC_IDLE_TIMEOUT = 3373.0
@@ -21,11 +24,13 @@ MIN_MUST_REPLY_TIMEOUT = 601.0
 MAX_MUST_REPLY_TIMEOUT = 911.0
 PIPELINING_HIGH_MARK = 300
 """`chainSyncPipeliningHighMark`: the node's client never has more requests in flight."""
-LAST_ERA = 7
+BLOCK_TAGS = range(0, 9)
+"""Block tags of a node-to-client block: 0 Byron EBB, 1 Byron main, then the HFC era index + 1."""
 
 
 class ChainSyncRules(Rules):
-    """Intersections, tips, rollbacks and the era wrapping of what is rolled forward."""
+    """Intersections, tips, rollbacks and the era order of what is rolled forward (the era wrapping of a
+    header is the wire declaration's to check: the table's codec rules name CS-HEADER-01)."""
 
     local = False
     requirements: ClassVar[tuple[str, ...]] = (
@@ -33,7 +38,6 @@ class ChainSyncRules(Rules):
         "CS-INTERSECT-02",
         "CS-TIP-01",
         "CS-ROLLBACK-01",
-        "CS-HEADER-01",
         "CS-HEADER-02",
     )
 
@@ -46,9 +50,10 @@ class ChainSyncRules(Rules):
         self.era: int | None = None
 
     def check(self, move: Move) -> Iterator[Violation]:
-        name, fields = move.name, move.fields
+        name = move.name
         if name not in ("MsgRollForward", "MsgRollBackward", "MsgIntersectFound", "MsgIntersectNotFound"):
             return
+        fields = fields_of(move)
         yield from self.tip_problems(move, fields.get("tip"))
         if name == "MsgIntersectFound":
             yield from self.intersection_problems(move, fields.get("point"))
@@ -109,27 +114,14 @@ class ChainSyncRules(Rules):
             )
 
     def payload_problems(self, move: Move) -> Iterator[Violation]:
-        header = move.fields.get("header")
-        if not isinstance(header, Mapping):
-            yield move.violation("CS-HEADER-01", f"{header!r} is not [eraIndex, header]")
-            return
-        era = header.get("era")
-        valid_era = isinstance(era, int) and not isinstance(era, bool) and 0 <= era <= LAST_ERA
-        if not valid_era or not isinstance(era, int) or not isinstance(header.get("cbor"), (bytes, bytearray)):
-            yield move.violation("CS-HEADER-01", f"{header!r} is not [eraIndex 0..{LAST_ERA}, header bytes]")
-            return
-        byron = {"byron_variant", "size_hint"} & set(header)
-        if era == 0 and (header.get("byron_variant") not in (0, 1) or not is_word(header.get("size_hint"), 32)):
-            yield move.violation("CS-HEADER-01", "a Byron header needs [[variant 0|1, sizeHint], bytes]")
-        elif era != 0 and byron:
-            yield move.violation("CS-HEADER-01", f"a header of era {era} carries the Byron fields {byron}")
-        if self.era is not None and era < self.era:
+        era = _era(fields_of(move).get("header"))
+        if era is not None and self.era is not None and era < self.era:
             yield move.violation(
                 "CS-HEADER-02", f"a header of era {era} follows one of era {self.era} without a rollback"
             )
 
     def commit(self, move: Move) -> None:
-        name, fields = move.name, move.fields
+        name, fields = move.name, fields_of(move)
         if name == "MsgFindIntersect":
             self.requested = list(fields.get("points") or [])
         if name in ("MsgRollForward", "MsgRollBackward", "MsgIntersectFound", "MsgIntersectNotFound"):
@@ -143,8 +135,13 @@ class ChainSyncRules(Rules):
         if name == "MsgRollBackward":
             self.era = None
         if name == "MsgRollForward" and not self.local:
-            header = fields.get("header")
-            self.era = header.get("era") if isinstance(header, Mapping) else None
+            self.era = _era(fields.get("header"))
+
+
+def _era(header: Any) -> int | None:
+    """The era index of a decoded header ({"era", ...}), or None."""
+    era = header.get("era") if isinstance(header, Mapping) else None
+    return era if is_word(era, 8) else None
 
 
 class LocalChainSyncRules(ChainSyncRules):
@@ -155,9 +152,28 @@ class LocalChainSyncRules(ChainSyncRules):
     requirements = requirements + ("CS-BLOCK-01",)
 
     def payload_problems(self, move: Move) -> Iterator[Violation]:
-        block = move.fields.get("block")
-        if not isinstance(block, (bytes, bytearray)) or len(block) < 2 or block[0] != 0x82 or block[1] > 8:
-            yield move.violation("CS-BLOCK-01", "the block is not the CBOR of [block tag 0..8, block]")
+        block = fields_of(move).get("block")
+        if not _tagged_block(block):
+            yield move.violation(
+                "CS-BLOCK-01", f"the block is not the CBOR of [block tag {BLOCK_TAGS[0]}..{BLOCK_TAGS[-1]}, block]"
+            )
+
+
+def _tagged_block(block: Any) -> bool:
+    """Whether embedded bytes decode (in any head width the node accepts) to `[blockTag 0..8, block]`."""
+    if not isinstance(block, (bytes, bytearray)):
+        return False
+    try:
+        item, _ = cbor.decode_item(bytes(block))
+    except DecodeError:
+        return False
+    return (
+        isinstance(item, list)
+        and not getattr(item, "indefinite", False)
+        and len(item) == 2
+        and is_word(item[0], 8)
+        and item[0] in BLOCK_TAGS
+    )
 
 
 def _transitions() -> tuple[Transition, ...]:
@@ -231,6 +247,7 @@ CHAIN_SYNC = ProtocolTable(
         PIPELINING_HIGH_MARK, "the node's client pipelines MsgRequestNext between low/high marks 200/300"
     ),
     illegal=_ILLEGAL,
+    codec_rules=(CodecRule("MsgRollForward", "$.header", "CS-HEADER-01", prefix=True),),
     sources=_SOURCES + ("ON:cardano-diffusion/protocols/lib/Cardano/Network/Protocol/ChainSync/Codec/TimeLimits.hs",),
     note="MsgRollForward carries a header wrapped per era: [eraIndex, header].",
     rules=ChainSyncRules,
@@ -253,6 +270,7 @@ LOCAL_CHAIN_SYNC = ProtocolTable(
     transitions=_transitions(),
     pipelining=_pipelining(None, "local clients (e.g. db-sync) may pipeline; node-to-client has no limits"),
     illegal=_ILLEGAL,
+    codec_rules=(CodecRule("MsgRollForward", "$.block", "CS-BLOCK-01", prefix=True),),
     sources=_SOURCES + ("OC:ouroboros-consensus-diffusion/.../Consensus/Network/NodeToClient.hs",),
     note="MsgRollForward carries a whole block: #6.24(bytes .cbor [blockTag, block]). No limits.",
     rules=LocalChainSyncRules,

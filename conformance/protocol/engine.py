@@ -246,14 +246,14 @@ class Session:
                 return self._decode(self.name, data, state=None)
             except DecodeError:
                 raise DecodeViolation(
-                    self.table.requirement("CODEC"),
+                    self.table.codec_requirement(error, data),
                     f"the bytes are not a {self.name} message of {state}: {error}",
                     error=error,
                     **self._where(state, sender, data),
                 ) from error
         except DecodeError as error:
             raise DecodeViolation(
-                self.table.requirement("CODEC"),
+                self.table.codec_requirement(error, data),
                 f"the bytes are not a {self.name} message of {state}: {error}",
                 error=error,
                 **self._where(state, sender, data),

@@ -9,17 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
+from conformance.wire import DecodeError, EncodeError, cbor
+from conformance.wire.handshake import (
+    N2C_VERSION_BIT,
+    n2c_version_data,
+    n2n_version_data,
+)
+from conformance.wire.schema import RawCbor
+
+from .fields import fields_of
 from .limits import HANDSHAKE_BYTE_LIMIT, SHORT_WAIT, bytes_, seconds
 from .rules import Move, Rules, is_word
-from .table import INITIATOR, NOBODY, RESPONDER, ProtocolTable, State, Transition
+from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, ProtocolTable, State, Transition
 from .violations import Violation
 
-N2C_VERSION_BIT = 0x8000
-N2N_VERSIONS = (14, 15, 16)
-N2C_VERSIONS = tuple(N2C_VERSION_BIT | n for n in range(16, 24))
 REFUSE_KINDS = ("VersionMismatch", "HandshakeDecodeError", "Refused")
-N2N_FIELDS = ("network_magic", "initiator_only", "peer_sharing", "query")
-N2C_FIELDS = ("network_magic", "query")
+PEER_SHARING_AND_SINCE = 13
+"""From N2N v13 peerSharing is 0|1 and negotiates as AND; v11-12 carried 0..2 (NoPeerSharing,
+PeerSharingPrivate, PeerSharingPublic)."""
 
 
 def version_items(table: Any) -> list[tuple[Any, Any]]:
@@ -46,16 +53,22 @@ def _transitions() -> tuple[Transition, ...]:
     )
 
 
+def _flag(data: Mapping[str, Any], name: str) -> bool:
+    """A boolean field of version data; False for a version whose declaration does not have it."""
+    return bool(data.get(name, False))
+
+
 class HandshakeRules(Rules):
     """Version negotiation as `acceptableVersion` does it, and the shape of every reply.
 
-    `responder_versions` (the responder's own version table, when the harness knows it) enables the
-    checks that need it: highest common version, exact negotiated data, the mismatch list.
+    Which versions exist and what data each carries come from the wire declarations
+    (`conformance.wire.handshake`); an ordering or shape the decoder refuses is named by the table's
+    codec rules. `responder_versions` (the responder's own version table, when the harness knows it)
+    enables the checks that need it: highest common version, exact negotiated data, the mismatch list.
     """
 
     n2c = False
     requirements: ClassVar[tuple[str, ...]] = (
-        "HS-PROPOSE-01",
         "HS-VDATA-01",
         "HS-ACCEPT-01",
         "HS-ACCEPT-02",
@@ -67,7 +80,6 @@ class HandshakeRules(Rules):
         "HS-REFUSE-01",
         "HS-REFUSE-02",
         "HS-REFUSE-03",
-        "HS-REFUSE-04",
         "HS-QUERY-01",
         "HS-QUERY-02",
     )
@@ -81,47 +93,40 @@ class HandshakeRules(Rules):
 
     # -- shapes -------------------------------------------------------------------------------------
 
+    def declaration(self, key: Any) -> Any:
+        """The wire declaration of version `key`'s data, or None for a version the codec does not know."""
+        if not is_word(key, 32):
+            return None
+        return n2c_version_data(key) if self.n2c else n2n_version_data(key)
+
     def known(self, key: Any) -> bool:
-        return key in (N2C_VERSIONS if self.n2c else N2N_VERSIONS)
+        return self.declaration(key) is not None
 
     def data_problem(self, key: int, data: Any) -> str | None:
-        """Why `data` is not version data of version `key`, or None when it is."""
-        if not isinstance(data, Mapping):
-            return f"version data of {key} is not a record"
-        fields = N2C_FIELDS if self.n2c else N2N_FIELDS + (("peras_support",) if key >= 16 else ())
-        if set(data) != set(fields):
-            return f"version {key} carries fields {sorted(data)}; expected {sorted(fields)}"
-        if not is_word(data["network_magic"], 32):
-            return f"network_magic {data['network_magic']!r} is not a word32"
-        if not isinstance(data["query"], bool):
-            return "query is not a bool"
-        if not self.n2c:
-            if not isinstance(data["initiator_only"], bool):
-                return "initiator_only is not a bool"
-            if data["peer_sharing"] not in (0, 1) or isinstance(data["peer_sharing"], bool):
-                return f"peer_sharing {data['peer_sharing']!r} is not 0 or 1"
-            if "peras_support" in fields and not isinstance(data["peras_support"], bool):
-                return "peras_support is not a bool"
+        """Why `data` is not version data of version `key` as the wire declares it, or None when it is."""
+        kind = self.declaration(key)
+        if kind is None:
+            return None
+        if isinstance(data, RawCbor) or not isinstance(data, Mapping):
+            shown = bytes(data).hex() if isinstance(data, bytes) else repr(data)
+            return f"version data of {key} is not {kind.describe()}: {shown}"
+        names = [name for name, _ in kind.fields]
+        if set(data) != set(names):
+            return f"version {key} carries fields {sorted(data)}; its declaration has {sorted(names)}"
+        try:
+            item, _ = cbor.decode_item(cbor.encode_item(kind.to_item(dict(data), "$")))
+            kind.from_item(item, "$")
+        except (DecodeError, EncodeError, TypeError, ValueError) as error:
+            return f"version data of {key} is not {kind.describe()}: {error}"
         return None
 
-    def table_problems(self, move: Move, table: Any, order_rule: str) -> Iterator[Violation]:
+    def table_problems(self, move: Move, table: Any) -> Iterator[Violation]:
         items = version_items(table)
-        if not isinstance(table, (Mapping, list, tuple)):
-            yield move.violation(order_rule, "the version table is not a map")
-            return
-        keys = [key for key, _ in items]
-        if any(not is_word(key, 32) for key in keys):
-            yield move.violation(order_rule, f"version keys {keys} are not all unsigned integers")
-            return
-        if any(b <= a for a, b in zip(keys, keys[1:], strict=False)):
-            yield move.violation(order_rule, f"version keys {keys} are not strictly ascending")
         for key, data in items:
-            if not self.known(key):
-                continue
             problem = self.data_problem(key, data)
             if problem:
                 yield move.violation("HS-VDATA-01", problem)
-        yield from self.key_problems(move, keys)
+        yield from self.key_problems(move, [key for key, _ in items])
 
     def key_problems(self, move: Move, keys: Iterable[Any]) -> Iterator[Violation]:
         return iter(())
@@ -134,26 +139,33 @@ class HandshakeRules(Rules):
     # -- negotiation --------------------------------------------------------------------------------
 
     def negotiate(self, key: int, local: Mapping[str, Any], remote: Mapping[str, Any]) -> dict[str, Any]:
-        """The data the responder must accept: `local` is its own, `remote` the proposed one."""
-        agreed = {"network_magic": remote["network_magic"], "query": bool(local["query"] or remote["query"])}
-        if not self.n2c:
-            agreed["initiator_only"] = bool(local["initiator_only"] or remote["initiator_only"])
+        """The data the responder must accept: `local` is its own, `remote` the proposed one (only the
+        fields version `key` declares)."""
+        kind = self.declaration(key)
+        names = {name for name, _ in kind.fields} if kind is not None else set()
+        agreed: dict[str, Any] = {"network_magic": remote["network_magic"]}
+        if "query" in names:
+            agreed["query"] = _flag(local, "query") or _flag(remote, "query")
+        if "initiator_only" in names:
+            agreed["initiator_only"] = _flag(local, "initiator_only") or _flag(remote, "initiator_only")
+        if "peer_sharing" in names and key >= PEER_SHARING_AND_SINCE:
             agreed["peer_sharing"] = 1 if local["peer_sharing"] == 1 and remote["peer_sharing"] == 1 else 0
-            if key >= 16:
-                agreed["peras_support"] = bool(local["peras_support"] and remote["peras_support"])
+        if "peras_support" in names:
+            agreed["peras_support"] = _flag(local, "peras_support") and _flag(remote, "peras_support")
         return agreed
 
     def check(self, move: Move) -> Iterable[Violation]:
-        name, fields = move.name, move.fields
+        name = move.name
+        if name not in ("MsgProposeVersions", "MsgReplyVersions", "MsgAcceptVersion", "MsgRefuse", "MsgQueryReply"):
+            return ()
+        fields = fields_of(move)
         if name in ("MsgProposeVersions", "MsgReplyVersions"):
-            return self.table_problems(move, fields.get("versions"), "HS-PROPOSE-01")
+            return self.table_problems(move, fields.get("versions"))
         if name == "MsgAcceptVersion":
             return self.accept_problems(move, fields.get("version"), fields.get("version_data"))
         if name == "MsgRefuse":
             return self.refuse_problems(move, fields.get("reason"))
-        if name == "MsgQueryReply":
-            return self.query_problems(move, fields.get("versions"))
-        return ()
+        return self.query_problems(move, fields.get("versions"))
 
     def accept_problems(self, move: Move, key: Any, data: Any) -> Iterator[Violation]:
         yield from self.key_problems(move, [key])
@@ -168,47 +180,44 @@ class HandshakeRules(Rules):
             yield move.violation("HS-VDATA-01", problem)
             return
         remote = self.proposed[key]
-        if self.data_problem(key, remote):
+        if not self.known(key) or self.data_problem(key, remote):
             return
         if data["network_magic"] != remote["network_magic"]:
             yield move.violation(
                 "HS-NEG-01",
                 f"network magic {data['network_magic']} accepted for a proposal of {remote['network_magic']}",
             )
-        if remote["query"] or data["query"]:
+        if _flag(remote, "query") or _flag(data, "query"):
             yield move.violation("HS-NEG-04", "query was negotiated; the reply must be MsgQueryReply")
-        local = (self.responder_versions or {}).get(key)
         if not self.n2c:
-            ours = None if local is None else self.negotiate(key, local, remote)
-            if (
-                remote["initiator_only"]
-                and not data["initiator_only"]
-                or (ours is not None and data["initiator_only"] != ours["initiator_only"])
-            ):
-                yield move.violation("HS-NEG-02", "initiator_only is not the OR of both sides")
-            if (
-                remote["peer_sharing"] == 0
-                and data["peer_sharing"] == 1
-                or (ours is not None and data["peer_sharing"] != ours["peer_sharing"])
-            ):
-                yield move.violation("HS-NEG-03", "peer_sharing is not the AND of both sides")
-            if key >= 16 and (
-                not remote["peras_support"]
-                and data["peras_support"]
-                or (ours is not None and data["peras_support"] != ours["peras_support"])
-            ):
-                yield move.violation("HS-NEG-05", "peras_support is not the AND of both sides")
+            yield from self.n2n_negotiation_problems(move, key, data, remote)
+
+    def n2n_negotiation_problems(
+        self, move: Move, key: int, data: Mapping[str, Any], remote: Mapping[str, Any]
+    ) -> Iterator[Violation]:
+        local = (self.responder_versions or {}).get(key)
+        ours = None if local is None else self.negotiate(key, local, remote)
+        if (_flag(remote, "initiator_only") and not _flag(data, "initiator_only")) or (
+            ours is not None and _flag(data, "initiator_only") != ours["initiator_only"]
+        ):
+            yield move.violation("HS-NEG-02", "initiator_only is not the OR of both sides")
+        if key >= PEER_SHARING_AND_SINCE and (
+            (remote["peer_sharing"] == 0 and data["peer_sharing"] == 1)
+            or (ours is not None and data["peer_sharing"] != ours["peer_sharing"])
+        ):
+            yield move.violation("HS-NEG-03", "peer_sharing is not the AND of both sides")
+        if "peras_support" in data and (
+            (not _flag(remote, "peras_support") and _flag(data, "peras_support"))
+            or (ours is not None and _flag(data, "peras_support") != ours["peras_support"])
+        ):
+            yield move.violation("HS-NEG-05", "peras_support is not the AND of both sides")
 
     def refuse_problems(self, move: Move, reason: Any) -> Iterator[Violation]:
         kind = reason.get("kind") if isinstance(reason, Mapping) else None
         if kind not in REFUSE_KINDS:
-            yield move.violation("HS-REFUSE-04", f"refuse reason {reason!r} is none of {REFUSE_KINDS}")
-            return
+            return  # the wire declaration refuses any other reason (HS-REFUSE-04, a codec rule)
         if kind == "VersionMismatch":
-            versions = reason.get("versions")
-            if not isinstance(versions, list) or getattr(versions, "indefinite", False):
-                yield move.violation("HS-REFUSE-01", "VersionMismatch must carry a definite list of versions")
-                return
+            versions = list(reason.get("versions") or [])
             yield from self.key_problems(move, versions)
             shared = sorted(set(versions) & set(self.proposed))
             if shared:
@@ -217,14 +226,12 @@ class HandshakeRules(Rules):
                 yield move.violation("HS-REFUSE-01", f"VersionMismatch lists {versions}, not all its versions")
             return
         rule = "HS-REFUSE-02" if kind == "HandshakeDecodeError" else "HS-REFUSE-03"
-        key, text = reason.get("version"), reason.get("message")
+        key = reason.get("version")
         if key not in self.proposed:
             yield move.violation(rule, f"{kind} names version {key!r}, which was not proposed")
-        elif not isinstance(text, str):
-            yield move.violation(rule, f"{kind} must carry a text message, not {text!r}")
 
     def query_problems(self, move: Move, versions: Any) -> Iterator[Violation]:
-        yield from self.table_problems(move, versions, "HS-QUERY-01")
+        yield from self.table_problems(move, versions)
         if self.responder_versions is not None and dict(version_items(versions)) != self.responder_versions:
             yield move.violation("HS-QUERY-01", "MsgQueryReply does not carry the responder's version table")
         if not any(isinstance(d, Mapping) and d.get("query") for d in self.proposed.values()):
@@ -232,11 +239,15 @@ class HandshakeRules(Rules):
 
     def commit(self, move: Move) -> None:
         if move.name == "MsgProposeVersions":
-            self.proposed = {key: data for key, data in version_items(move.fields.get("versions"))}
+            self.proposed = {key: data for key, data in version_items(fields_of(move).get("versions"))}
 
 
 class N2CHandshakeRules(HandshakeRules):
-    """Node-to-client: version numbers carry bit 15, version data is [networkMagic, query]."""
+    """Node-to-client: version numbers carry bit 15, version data is [networkMagic, query].
+
+    The node skips proposed version numbers it does not know, those without bit 15 included, so a
+    key without the bit is a SHOULD (HS-N2C-01), never a refusal.
+    """
 
     n2c = True
     requirements = tuple(r for r in HandshakeRules.requirements if r not in ("HS-NEG-02", "HS-NEG-03", "HS-NEG-05"))
@@ -246,6 +257,21 @@ class N2CHandshakeRules(HandshakeRules):
         bad = [key for key in keys if not (is_word(key, 32) and key & N2C_VERSION_BIT)]
         if bad:
             yield move.violation("HS-N2C-01", f"node-to-client version numbers {bad} lack bit 15")
+
+
+def _codec_rules() -> tuple[CodecRule, ...]:
+    """Handshake bytes the decoder refuses, by the requirement they break."""
+    return (
+        CodecRule("MsgProposeVersions", "$.versions", "HS-PROPOSE-01"),
+        CodecRule("MsgReplyVersions", "$.versions", "HS-PROPOSE-01"),
+        CodecRule("MsgQueryReply", "$.versions", "HS-QUERY-01"),
+        CodecRule("MsgAcceptVersion", "$.version", "HS-ACCEPT-01"),
+        CodecRule("MsgAcceptVersion", "$.version_data", "HS-VDATA-01", prefix=True),
+        CodecRule("MsgRefuse", "$.reason", "HS-REFUSE-04"),
+        CodecRule("MsgRefuse", "$.reason.versions", "HS-REFUSE-01", prefix=True),
+        CodecRule("MsgRefuse", "$.reason.", "HS-REFUSE-02", prefix=True, when=((1, 0), 1)),
+        CodecRule("MsgRefuse", "$.reason.", "HS-REFUSE-03", prefix=True, when=((1, 0), 2)),
+    )
 
 
 def _states(time_limit: float | None) -> tuple[State, ...]:
@@ -272,6 +298,7 @@ HANDSHAKE = ProtocolTable(
     initial="StPropose",
     states=_states(SHORT_WAIT),
     transitions=_transitions(),
+    codec_rules=_codec_rules(),
     sources=SOURCES + ("CDDL: handshake-node-to-node-v14.cddl",),
     note="Runs on the raw bearer before the mux starts; each message is one SDU.",
     rules=HandshakeRules,
@@ -286,6 +313,7 @@ N2C_HANDSHAKE = ProtocolTable(
     initial="StPropose",
     states=_states(None),
     transitions=_transitions(),
+    codec_rules=_codec_rules(),
     sources=SOURCES + ("CDDL: handshake-node-to-client.cddl",),
     note="Version numbers carry bit 15 (32784 = v16).",
     rules=N2CHandshakeRules,

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .rules import Move, Rules, is_word
-from .table import INITIATOR, NOBODY, RESPONDER, ProtocolTable, State, Transition
+from conformance.wire.handshake import N2C_VERSION_BIT
+
+from .fields import fields_of
+from .rules import Move, Rules
+from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, ProtocolTable, State, Transition
 from .violations import Violation
 
-N2C_VERSION_BIT = 0x8000
 LSQ_IMMUTABLE_TIP_SINCE = 16
 """N2C version from which LocalStateQuery can acquire the immutable tip (LSQ_V2)."""
 LTM_MEASURES_SINCE = 20
@@ -27,9 +29,9 @@ def n2c_version(version: int | None) -> int | None:
 
 
 class LocalStateQueryRules(Rules):
-    """Version-gated acquire targets and the shape of an acquire failure."""
+    """Version-gated acquire targets (the failure code's range is the wire declaration's to check)."""
 
-    requirements = ("LSQ-VERSION-01", "LSQ-FAILURE-01")
+    requirements = ("LSQ-VERSION-01",)
 
     def check(self, move: Move) -> Iterator[Violation]:
         version = n2c_version(self.version)
@@ -39,35 +41,30 @@ class LocalStateQueryRules(Rules):
             and version < LSQ_IMMUTABLE_TIP_SINCE
         ):
             yield move.violation("LSQ-VERSION-01", f"{move.name} needs node-to-client v16; v{version} negotiated")
-        if move.name == "MsgFailure" and move.fields.get("failure") not in (0, 1):
-            yield move.violation("LSQ-FAILURE-01", f"failure {move.fields.get('failure')!r} is not 0 or 1")
 
 
 class LocalTxMonitorRules(Rules):
-    """Version-gated measures, word32 sizes, and no transaction twice within one snapshot."""
+    """Version-gated measures and no transaction twice within one snapshot (word32 sizes and a word64
+    slot are the wire declaration's to check: the table's codec rules name LTM-SIZES-01, LTM-ACQUIRED-01)."""
 
-    requirements = ("LTM-VERSION-01", "LTM-SIZES-01", "LTM-NEXT-01", "LTM-ACQUIRED-01")
+    requirements = ("LTM-VERSION-01", "LTM-NEXT-01")
 
     def __init__(self, version: int | None = None) -> None:
         super().__init__(version)
         self.seen: set[bytes] = set()
 
     def check(self, move: Move) -> Iterator[Violation]:
-        name, fields = move.name, move.fields
+        name = move.name
         version = n2c_version(self.version)
         if name == "MsgGetMeasures" and version is not None and version < LTM_MEASURES_SINCE:
             yield move.violation("LTM-VERSION-01", f"MsgGetMeasures needs node-to-client v20; v{version} negotiated")
-        if name == "MsgReplyGetSizes" and not all(is_word(fields.get(k), 32) for k in ("capacity", "size", "count")):
-            yield move.violation("LTM-SIZES-01", f"sizes {fields} are not three word32 values")
-        if name == "MsgAcquired" and not is_word(fields.get("slot"), 64):
-            yield move.violation("LTM-ACQUIRED-01", f"slot {fields.get('slot')!r} is not a word64")
-        if name == "MsgReplyNextTx" and _tx_key(fields.get("tx")) in self.seen:
+        if name == "MsgReplyNextTx" and _tx_key(fields_of(move).get("tx")) in self.seen:
             yield move.violation("LTM-NEXT-01", "the same transaction returned twice for one snapshot")
 
     def commit(self, move: Move) -> None:
         if move.name == "MsgAcquired":
             self.seen = set()
-        key = _tx_key(move.fields.get("tx")) if move.name == "MsgReplyNextTx" else None
+        key = _tx_key(fields_of(move).get("tx")) if move.name == "MsgReplyNextTx" else None
         if key is not None:
             self.seen.add(key)
 
@@ -129,6 +126,7 @@ LOCAL_STATE_QUERY = ProtocolTable(
         Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", "N2C v16 and later"),
         Transition("MsgDone", "StIdle", "StDone"),
     ),
+    codec_rules=(CodecRule("MsgFailure", "$.failure", "LSQ-FAILURE-01"),),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Type.hs",
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Codec.hs",
@@ -170,6 +168,10 @@ LOCAL_TX_MONITOR = ProtocolTable(
         Transition("MsgReplyGetSizes", "StBusyGetSizes", "StAcquired"),
         Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures", "N2C v20 and later"),
         Transition("MsgReplyGetMeasures", "StBusyGetMeasures", "StAcquired"),
+    ),
+    codec_rules=(
+        CodecRule("MsgAcquired", "$.slot", "LTM-ACQUIRED-01"),
+        CodecRule("MsgReplyGetSizes", "$.sizes", "LTM-SIZES-01", prefix=True),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxMonitor/Type.hs",

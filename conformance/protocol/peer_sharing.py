@@ -6,61 +6,44 @@ Sources: `Ouroboros.Network.Protocol.PeerSharing.{Type,Codec}`, `Ouroboros.Netwo
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .fields import fields_of
 from .limits import HANDSHAKE_BYTE_LIMIT, LONG_WAIT, bytes_, seconds
-from .rules import Move, Rules, is_word
-from .table import INITIATOR, NOBODY, RESPONDER, ProtocolTable, State, Transition
+from .rules import Move, Rules
+from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, ProtocolTable, State, Transition
 from .violations import Violation
-
-
-def _address_problem(peer: Any) -> str | None:
-    if not isinstance(peer, Mapping) or set(peer) != {"ip", "port"}:
-        return f"{peer!r} is not an address"
-    if not is_word(peer["port"], 16):
-        return f"port {peer['port']!r} is not a word16"
-    try:
-        ipaddress.ip_address(peer["ip"])
-    except ValueError:
-        return f"{peer['ip']!r} is not an IPv4 or IPv6 address"
-    return None
 
 
 class PeerSharingRules(Rules):
     """Answers carry no more peers than asked for; the protocol runs only when negotiated.
 
     `version_data` is the negotiated handshake data, when known: peer_sharing = 0 forbids the protocol.
+    A word8 amount and well-formed addresses are the wire declaration's to check (PS-AMOUNT-02 and
+    PS-ADDR-01 are named by the table's codec rules).
     """
 
-    requirements = ("PS-NEG-01", "PS-AMOUNT-01", "PS-AMOUNT-02", "PS-ADDR-01")
+    requirements = ("PS-NEG-01", "PS-AMOUNT-01")
 
     def __init__(self, version: int | None = None, *, version_data: Mapping[str, Any] | None = None) -> None:
         super().__init__(version)
-        self.negotiated = None if version_data is None else version_data.get("peer_sharing") == 1
+        # v11-v12 carried 0 NoPeerSharing, 1 PeerSharingPrivate, 2 PeerSharingPublic; v13 on 0 or 1
+        self.negotiated = None if version_data is None else bool(version_data.get("peer_sharing"))
         self.amount = 0
 
     def check(self, move: Move) -> Iterator[Violation]:
         if self.negotiated is False:
             yield move.violation("PS-NEG-01", "peer sharing was not negotiated (peer_sharing = 0)")
             return
-        if move.name == "MsgShareRequest" and not is_word(move.fields.get("amount"), 8):
-            yield move.violation("PS-AMOUNT-02", f"amount {move.fields.get('amount')!r} is not a word8")
         if move.name == "MsgSharePeers":
-            peers = move.fields.get("peers")
-            peers = list(peers) if isinstance(peers, (list, tuple)) else []
+            peers = fields_of(move).get("peers", [])
             if len(peers) > self.amount:
                 yield move.violation("PS-AMOUNT-01", f"{len(peers)} peers shared; {self.amount} were requested")
-            for peer in peers:
-                problem = _address_problem(peer)
-                if problem:
-                    yield move.violation("PS-ADDR-01", problem)
-                    break
 
     def commit(self, move: Move) -> None:
         if move.name == "MsgShareRequest":
-            self.amount = move.fields.get("amount") or 0
+            self.amount = fields_of(move).get("amount", 0)
 
 
 PEER_SHARING = ProtocolTable(
@@ -79,6 +62,10 @@ PEER_SHARING = ProtocolTable(
         Transition("MsgShareRequest", "StIdle", "StBusy"),
         Transition("MsgSharePeers", "StBusy", "StIdle"),
         Transition("MsgDone", "StIdle", "StDone"),
+    ),
+    codec_rules=(
+        CodecRule("MsgShareRequest", "$.amount", "PS-AMOUNT-02"),
+        CodecRule("MsgSharePeers", "$.peers[", "PS-ADDR-01", prefix=True),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/PeerSharing/Type.hs",

@@ -79,6 +79,48 @@ class Pipelining:
 
 
 @dataclass(frozen=True)
+class CodecRule:
+    """Bytes of `message` that fail to decode at `path` break `requirement`, not only the codec rule.
+
+    The wire declaration is the one home of a shape constraint (a word16 cookie, an indefinite list);
+    this row lets the report name the requirement the refused bytes break. `prefix` also matches paths
+    below `path`; `when` = (index path into the raw message, value) narrows the row to one alternative
+    of a choice, e.g. `((1, 0), 2)` for a refuse reason whose discriminator is 2.
+    """
+
+    message: str
+    path: str
+    requirement: str
+    prefix: bool = False
+    when: tuple[tuple[int, ...], int] | None = None
+
+    def matches(self, error: Any, data: bytes | None) -> bool:
+        path = getattr(error, "path", "") or ""
+        if getattr(error, "message", None) != self.message:
+            return False
+        if not (path == self.path or (self.prefix and path.startswith(self.path))):
+            return False
+        return self.when is None or _item_at(data, self.when[0]) == self.when[1]
+
+
+def _item_at(data: bytes | None, where: tuple[int, ...]) -> Any:
+    """The raw message's item at an index path, or None when the bytes do not reach it."""
+    if data is None:
+        return None
+    from conformance.wire import DecodeError, cbor  # the wire layer, only once bytes failed to decode
+
+    try:
+        item, _ = cbor.decode_item(data)
+    except DecodeError:
+        return None
+    for index in where:
+        if not isinstance(item, list) or index >= len(item):
+            return None
+        item = item[index]
+    return item
+
+
+@dataclass(frozen=True)
 class ProtocolTable:
     """Everything the engine needs to follow one mini-protocol, and everything its documentation shows."""
 
@@ -92,6 +134,7 @@ class ProtocolTable:
     transitions: tuple[Transition, ...]
     pipelining: Pipelining | None = None
     illegal: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    codec_rules: tuple[CodecRule, ...] = ()
     sources: tuple[str, ...] = ()
     note: str = ""
     rules: type[Rules] | None = None
@@ -111,6 +154,9 @@ class ProtocolTable:
             seen.add((move.source, move.message, move.when))
             if self.state(move.source).terminal:
                 raise ValueError(f"{self.name}: {move.message} leaves terminal state {move.source}")
+        for row in self.codec_rules:
+            if row.message not in self.messages:
+                raise ValueError(f"{self.name}: codec rule for unknown message {row.message}")
         for message in self.messages:
             if len({self.state(m.source).agency for m in self.transitions if m.message == message}) != 1:
                 raise ValueError(f"{self.name}: {message} is sent by more than one side")
@@ -158,6 +204,14 @@ class ProtocolTable:
         """The id of one of the rules every table carries: AGENCY, MSG, CODEC, BYTES, TIME, PIPE."""
         return f"{self.prefix}-{kind}-01"
 
+    def codec_requirement(self, error: Any, data: bytes | None = None) -> str:
+        """The requirement that bytes refused by the decoder with `error` break: the first matching
+        `codec_rules` row, else the protocol's generic codec rule."""
+        for row in self.codec_rules:
+            if row.matches(error, data):
+                return row.requirement
+        return self.requirement("CODEC")
+
     @property
     def has_byte_limits(self) -> bool:
         return any(state.byte_limit.bounded for state in self.states)
@@ -181,4 +235,5 @@ class ProtocolTable:
             if self.pipelining.max_depth is not None:
                 ids.append(f"{self.prefix}-PIPE-02")
         ids.extend(self.illegal.values())
+        ids.extend(row.requirement for row in self.codec_rules)
         return tuple(dict.fromkeys(ids))

@@ -11,10 +11,11 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from .fields import fields_of
 from .ledger import tx_id, tx_size, txid_key
 from .limits import LARGE_BYTE_LIMIT, SHORT_WAIT, SMALL_BYTE_LIMIT, bytes_, seconds
-from .rules import Move, Rules, indefinite
-from .table import INITIATOR, NOBODY, RESPONDER, Pipelining, ProtocolTable, State, Transition
+from .rules import Move, Rules
+from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, Pipelining, ProtocolTable, State, Transition
 from .violations import Violation
 
 MAX_UNACKED = 10
@@ -48,7 +49,6 @@ class TxSubmissionRules(Rules):
         "TX-REQTX-02",
         "TX-REPLYTX-01",
         "TX-SIZE-01",
-        "TX-LIST-01",
     )
 
     def __init__(self, version: int | None = None, *, window: int = MAX_UNACKED) -> None:
@@ -65,13 +65,11 @@ class TxSubmissionRules(Rules):
         return len(self.unacked)
 
     def check_sent(self, move: Move) -> Iterator[Violation]:
-        if move.name == "MsgRequestTxIds" and move.fields.get("blocking"):
+        if move.name == "MsgRequestTxIds" and fields_of(move).get("blocking"):
             yield move.violation("TX-BLOCK-03", "a blocking MsgRequestTxIds sent while replies are outstanding")
 
     def check(self, move: Move) -> Iterator[Violation]:
-        name, fields = move.name, move.fields
-        if name in _LIST_FIELDS and indefinite(fields.get(_LIST_FIELDS[name])) is False:
-            yield move.violation("TX-LIST-01", f"{name} carries a definite-length list")
+        name, fields = move.name, fields_of(move)
         if name == "MsgRequestTxIds":
             yield from self.request_ids_problems(
                 move, bool(fields.get("blocking")), fields.get("ack"), fields.get("req")
@@ -136,7 +134,7 @@ class TxSubmissionRules(Rules):
                 yield move.violation("TX-SIZE-01", f"tx of {actual} bytes was announced as {advertised}")
 
     def commit(self, move: Move) -> None:
-        fields = move.fields
+        fields = fields_of(move)
         if move.name == "MsgRequestTxIds":
             for _ in range(min(fields.get("ack") or 0, len(self.unacked))):
                 self.unacked.popleft()
@@ -189,6 +187,7 @@ TX_SUBMISSION2 = ProtocolTable(
         max_depth=None,
         note="the server pipelines non-blocking MsgRequestTxIds and MsgRequestTxs, bounded by the window",
     ),
+    codec_rules=tuple(CodecRule(name, f"$.{field}", "TX-LIST-01") for name, field in _LIST_FIELDS.items()),
     illegal={
         ("StInit", "MsgReplyTxIds"): "TX-INIT-01",
         ("StInit", "MsgReplyTxs"): "TX-INIT-01",

@@ -1,7 +1,11 @@
-"""Legal moves for every protocol: fields that satisfy the table and the rules beyond it.
+"""Legal moves for every protocol, as the bytes the wire layer produces for them.
 
-Test helper only. `legal_fields(session, sender, name, rnd)` gives the fields of a legal `name` from
-`sender` in the session's current situation, or None when no legal instance exists right now.
+Test helper only. The shapes come from the wire declarations: each message starts from an instance the
+declaration's own hypothesis strategy draws (`BASE`), and `legal_fields(session, sender, name, rnd)`
+changes only the few fields the table and the rules constrain (or returns None when no legal instance
+exists right now). `legal_message` encodes the result with `wire.encode`, so what a test observes is bytes;
+a field name the declaration does not have is an error, never silently dropped. `drawn` does the same
+with the free fields drawn afresh from the declaration's strategy (the state machine uses it).
 """
 
 from __future__ import annotations
@@ -14,25 +18,49 @@ from collections.abc import Callable
 from typing import Any
 
 import cbor2
+from hypothesis import Phase, find, settings
 
+from conformance import wire
 from conformance.protocol import Session
 from conformance.protocol.points import point_key
+from conformance.wire.handshake import N2C_VERSIONS, N2N_VERSIONS, n2c_version_data, n2n_version_data
 from conformance.wire.message import Message
 
 MAINNET = 764_824_073
 N2C_V16 = 0x8000 | 16
 
+_FIRST_DRAW = settings(database=None, max_examples=1, phases=[Phase.generate], derandomize=True)
 
-class IndefList(list):
-    """A list as the wire layer gives an indefinite-length one."""
+
+def _first_instance(declaration: wire.MessageType) -> dict[str, Any]:
+    return dict(find(declaration.strategy(), lambda _: True, settings=_FIRST_DRAW))
+
+
+BASE: dict[tuple[str, str], dict[str, Any]] = {
+    (protocol, name): _first_instance(declaration)
+    for protocol, codec in wire.CODECS.items()
+    for name, declaration in codec.messages.items()
+}
+"""One valid instance of every declared message, drawn (deterministically) by the wire's own strategy;
+computed at import, outside any hypothesis test."""
+
+
+def declared_names(protocol: str, name: str) -> set[str]:
+    return {field for field, _ in wire.codec(protocol).messages[name].fields}
+
+
+def encode(protocol: str, name: str, **fields: Any) -> bytes:
+    """The bytes of `name` with `fields` over the declaration's base instance; unknown names are refused."""
+    unknown = set(fields) - declared_names(protocol, name)
+    if unknown:
+        raise KeyError(f"{protocol}:{name} declares no field {sorted(unknown)}")
+    return wire.encode(Message(protocol, name, {**BASE[(protocol, name)], **fields}))
+
+
+class IndefList(list):  # type: ignore[type-arg]
+    """A list flagged indefinite-length (kept for tests that still build Message values directly)."""
 
     indefinite = True
-
-
-class DefList(list):
-    """A list as the wire layer gives a definite-length one."""
-
-    indefinite = False
 
 
 def digest(text: str) -> bytes:
@@ -100,32 +128,33 @@ TX_BY_ID = {txid: tx for txid, tx, _ in TXS}
 # -- per protocol -----------------------------------------------------------------------------------
 
 
-def _n2n_data(rnd: random.Random, key: int) -> dict[str, Any]:
-    data = {
+def version_data(n2c: bool, key: int, rnd: random.Random) -> dict[str, Any]:
+    """Version data of `key` with exactly the fields its wire declaration has (values a rule allows)."""
+    kind = n2c_version_data(key) if n2c else n2n_version_data(key)
+    assert kind is not None, key
+    values = {
         "network_magic": MAINNET,
         "initiator_only": rnd.random() < 0.3,
         "peer_sharing": rnd.choice((0, 1)),
-        "query": rnd.random() < 0.2,
+        "query": rnd.random() < 0.4,
+        "peras_support": rnd.random() < 0.5,
     }
-    if key >= 16:
-        data["peras_support"] = rnd.random() < 0.5
-    return data
+    return {field: values[field] for field, _ in kind.fields}
 
 
 def handshake(session: Session, sender: str, name: str, rnd: random.Random) -> dict[str, Any] | None:
     n2c = session.name == "n2c-handshake"
+    versions = N2C_VERSIONS if n2c else N2N_VERSIONS
     rules: Any = session.rules
     if name in ("MsgProposeVersions", "MsgReplyVersions", "MsgQueryReply"):
         if name == "MsgQueryReply":
             asked = any(data.get("query") for data in rules.proposed.values())
             return {"versions": dict(rules.proposed)} if asked else None
-        keys = sorted(rnd.sample([N2C_V16, N2C_V16 + 1, N2C_V16 + 4] if n2c else [14, 15, 16], 2))
-        if n2c:
-            return {"versions": {k: {"network_magic": MAINNET, "query": rnd.random() < 0.2} for k in keys}}
-        return {"versions": {k: _n2n_data(rnd, k) for k in keys}}
+        keys = sorted(rnd.sample(versions, 2))
+        return {"versions": {k: version_data(n2c, k, rnd) for k in keys}}
     proposed = rules.proposed
     if name == "MsgAcceptVersion":
-        choices = [k for k, d in proposed.items() if not d["query"]]
+        choices = [k for k, d in proposed.items() if not d.get("query")]
         if not choices:
             return None
         key = max(choices)
@@ -133,7 +162,7 @@ def handshake(session: Session, sender: str, name: str, rnd: random.Random) -> d
     if name == "MsgRefuse":
         kind = rnd.choice(("VersionMismatch", "Refused", "HandshakeDecodeError"))
         if kind == "VersionMismatch":
-            return {"reason": {"kind": kind, "versions": [N2C_V16 + 7] if n2c else [13]}}
+            return {"reason": {"kind": kind, "versions": [k for k in versions if k not in proposed][:3]}}
         return {"reason": {"kind": kind, "version": max(proposed), "message": "no"}}
     return {}
 
@@ -142,7 +171,7 @@ def chain_sync(session: Session, sender: str, name: str, rnd: random.Random) -> 
     rules: Any = session.rules
     number = (rules.tip or 0) + 1
     if name == "MsgFindIntersect":
-        return {"points": IndefList(point(rnd.randrange(50)) for _ in range(rnd.randrange(3)))}
+        return {"points": list(point(rnd.randrange(50)) for _ in range(rnd.randrange(3)))}
     if name == "MsgIntersectFound":
         if not rules.requested:
             return None
@@ -211,7 +240,7 @@ def tx_submission(session: Session, sender: str, name: str, rnd: random.Random) 
         fresh = [t for t in unacked if t not in rules.ever_asked and t not in pending_asks]
         if not fresh:
             return None
-        return {"txids": IndefList(rnd.sample(fresh, rnd.randint(1, len(fresh))))}
+        return {"txids": list(rnd.sample(fresh, rnd.randint(1, len(fresh))))}
     if name == "MsgReplyTxIds":
         known = {t for t, _ in rules.unacked} | rules.ever_asked
         fresh = [entry for entry in TXS if entry[0] not in known]
@@ -220,9 +249,9 @@ def tx_submission(session: Session, sender: str, name: str, rnd: random.Random) 
         if count < low:
             return None
         start = rnd.randrange(0, len(fresh) - count + 1)
-        return {"txids": IndefList({"txid": t, "size": s} for t, _, s in fresh[start : start + count])}
+        return {"txids": list({"txid": t, "size": s} for t, _, s in fresh[start : start + count])}
     if name == "MsgReplyTxs":
-        return {"txs": IndefList(TX_BY_ID[t] for t in rules.asked if rnd.random() < 0.8)}
+        return {"txs": list(TX_BY_ID[t] for t in rules.asked if rnd.random() < 0.8)}
     return {}
 
 
@@ -239,24 +268,20 @@ def peer_sharing(session: Session, sender: str, name: str, rnd: random.Random) -
         return {"amount": rnd.randrange(5)}
     if name == "MsgSharePeers":
         count = rnd.randint(0, session.rules.amount)  # type: ignore[attr-defined]
-        return {"peers": IndefList({"ip": f"10.0.0.{i}", "port": 3001} for i in range(count))}
+        return {"peers": list({"ip": f"10.0.0.{i}", "port": 3001} for i in range(count))}
     return {}
 
 
 _LOCAL = {
     "MsgSubmitTx": lambda s, r: {"tx": TXS[0][1]},
-    "MsgRejectTx": lambda s, r: {"reason": 0},
     "MsgAcquire": lambda s, r: {"point": point(3)} if s.name == "local-state-query" else {},
     "MsgReAcquire": lambda s, r: {"point": point(4)},
     "MsgFailure": lambda s, r: {"failure": r.choice((0, 1))},
-    "MsgQuery": lambda s, r: {"query": [0]},
-    "MsgResult": lambda s, r: {"result": 1},
     "MsgAcquired": lambda s, r: {"slot": r.randrange(1000)} if s.name == "local-tx-monitor" else {},
     "MsgHasTx": lambda s, r: {"txid": TXS[1][0]},
     "MsgReplyHasTx": lambda s, r: {"has": r.random() < 0.5},
-    "MsgReplyGetSizes": lambda s, r: {"capacity": 1000, "size": 10, "count": 1},
-    "MsgReplyGetMeasures": lambda s, r: {"tx_count": 1, "measures": {}},
 }
+"""The local protocols' fields a test wants to vary; every other field is the declaration's base instance."""
 
 
 def local(session: Session, sender: str, name: str, rnd: random.Random) -> dict[str, Any] | None:
@@ -287,20 +312,37 @@ def legal_fields(session: Session, sender: str, name: str, rnd: random.Random) -
     return GENERATORS[session.name](session, sender, name, rnd)
 
 
-def legal_message(session: Session, sender: str, name: str, rnd: random.Random) -> Message | None:
+def legal_message(session: Session, sender: str, name: str, rnd: random.Random) -> bytes | None:
+    """The bytes of a legal `name` from `sender` now, or None when there is none."""
     fields = legal_fields(session, sender, name, rnd)
-    return None if fields is None else Message(session.name, name, fields)
+    return None if fields is None else encode(session.name, name, **fields)
 
 
-def legal_moves(session: Session, rnd: random.Random) -> list[tuple[str, Message]]:
+def legal_moves(session: Session, rnd: random.Random) -> list[tuple[str, bytes]]:
     """Every (sender, message) that is legal now, one instance per message name."""
-    moves = []
+    return [(sender, encode(session.name, name, **fields)) for sender, name, fields in legal_choices(session, rnd)]
+
+
+def legal_choices(session: Session, rnd: random.Random) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (sender, message name, constrained fields) that is legal now; the other fields are free."""
+    choices = []
     for sender in ("initiator", "responder"):
         for name in session.allowed(sender):
-            message = legal_message(session, sender, name, rnd)
-            if message is not None:
-                moves.append((sender, message))
-    return moves
+            fields = legal_fields(session, sender, name, rnd)
+            if fields is not None:
+                choices.append((sender, name, fields))
+    return choices
+
+
+def drawn(protocol: str, name: str, draw: Callable[[Any], Any], **fields: Any) -> bytes:
+    """The bytes of `name` whose free fields are drawn from the declaration's strategy, `fields` kept."""
+    declaration = wire.codec(protocol).messages[name]
+    unknown = set(fields) - declared_names(protocol, name)
+    if unknown:
+        raise KeyError(f"{protocol}:{name} declares no field {sorted(unknown)}")
+    free = [(field, kind) for field, kind in declaration.fields if field not in fields]
+    base = {field: draw(kind.strategy()) for field, kind in free}
+    return wire.encode(Message(protocol, name, {**base, **fields}))
 
 
 def new_session(name: str, **options: Any) -> Session:

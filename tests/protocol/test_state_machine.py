@@ -1,8 +1,8 @@
 """A client and a server table played against each other with random legal moves.
 
 For every protocol a RuleBasedStateMachine lets either side make any legal move (pipelined ones
-included) and checks that exactly one side has agency, that the other side cannot move out of turn,
-and that no legal move is ever reported as a MUST violation.
+included), always as the bytes `wire.encode` produces, and checks that exactly one side has agency,
+that the other side cannot move out of turn, and that no legal move is ever reported as a MUST violation.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from conformance.protocol import (
     Session,
     UnexpectedMessage,
 )
-from conformance.wire.message import Message
 
-from .moves import legal_moves
+from .moves import drawn, encode, legal_choices
 
 SIDES = ("initiator", "responder")
 
@@ -39,11 +38,12 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def a_legal_move(self, data: st.DataObject) -> None:
         rnd = data.draw(st.randoms(use_true_random=False))
-        moves = legal_moves(self.session, rnd)
-        if not moves:
+        choices = legal_choices(self.session, rnd)
+        if not choices:
             return
-        sender, message = data.draw(st.sampled_from(moves))
-        self.session.observe(sender, message)
+        sender, name, fields = data.draw(st.sampled_from(choices))
+        # the fields no rule constrains come from the wire declaration's own strategy
+        self.session.observe(sender, drawn(self.protocol, name, data.draw, **fields))
         self.session.clock.advance(0.001)  # type: ignore[attr-defined]
 
     @rule(data=st.data())
@@ -55,7 +55,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         name = data.draw(st.sampled_from(self.table.messages))
         before = (session.state, session.pending, len(session.history))
         try:
-            session.observe(sender, Message(self.protocol, name, {}))
+            session.observe(sender, encode(self.protocol, name))
         except (AgencyViolation, UnexpectedMessage, PipeliningViolation) as violation:
             assert violation.sender == sender
         else:

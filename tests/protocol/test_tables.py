@@ -1,4 +1,8 @@
-"""Every (state, message, sender) combination of every table is either a listed transition or a violation."""
+"""Every (state, message, sender) combination of every table is either a listed transition or a violation.
+
+Messages are observed as the bytes `wire.encode` gives; a combination that bytes cannot express (a
+message whose tag is read as another message legal in that state) is recognised as such.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,27 @@ import random
 
 import pytest
 
+from conformance import wire
 from conformance.protocol import (
     TABLES,
     AgencyViolation,
+    DecodeViolation,
     PipeliningViolation,
     ProtocolTable,
     State,
     Transition,
     UnexpectedMessage,
 )
+from conformance.protocol.fields import UndeclaredField, fields_of
+from conformance.protocol.rules import Move
+from conformance.protocol.table import CodecRule
+from conformance.wire import cbor
 from conformance.wire.message import Message
 
-from .moves import legal_fields, reach
+from .moves import BASE, encode, legal_fields, reach
+
+UNKNOWN_TAG = cbor.encode_item([99])
+"""Bytes of a message no protocol declares."""
 
 SIDES = ("initiator", "responder")
 
@@ -61,7 +74,7 @@ def test_every_state_message_and_sender_is_a_transition_or_a_violation(name: str
                         )
                         fields = legal_fields(session, sender, message, random.Random(7))
                     pending = len(session.pending)
-                    after = session.observe(sender, Message(name, message, fields))
+                    after = session.observe(sender, encode(name, message, **fields))
                     if sender == table.state(state.name).agency:
                         move = table.transition(state.name, message, fields)
                         assert move is not None and after == move.target
@@ -69,12 +82,15 @@ def test_every_state_message_and_sender_is_a_transition_or_a_violation(name: str
                     else:
                         assert len(session.pending) == pending + 1 or after != state.name
                     continue
-                with pytest.raises((AgencyViolation, UnexpectedMessage, PipeliningViolation)) as caught:
-                    session.observe(sender, Message(name, message, {}))
-                violation = caught.value
-                assert violation.requirement in allowed_ids, (state.name, message, sender)
-                assert violation.sender == sender and violation.protocol == name
-                assert session.state == start.state and session.pending == start.pending
+                data = UNKNOWN_TAG if message == "MsgBogus" else encode(name, message)
+                try:
+                    session.observe(sender, data)
+                except (AgencyViolation, UnexpectedMessage, PipeliningViolation, DecodeViolation) as violation:
+                    assert violation.requirement in allowed_ids, (state.name, message, sender)
+                    assert violation.sender == sender and violation.protocol == name
+                    assert session.state == start.state and session.pending == start.pending
+                else:  # the tag is shared: the bytes are the message of that tag allowed here
+                    assert session.history[-1].message.name != message, (state.name, message, sender)
     listed = {(move.source, move.message) for move in table.transitions}
     assert listed - exercised == set()
 
@@ -111,6 +127,18 @@ def test_a_malformed_table_is_refused() -> None:
         )
     with pytest.raises(ValueError, match="initial"):
         ProtocolTable("x", "X", "XX", "node-to-node", 99, "StNowhere", states, ())
+    with pytest.raises(ValueError, match="codec rule for unknown message"):
+        ProtocolTable(
+            "x",
+            "X",
+            "XX",
+            "node-to-node",
+            99,
+            "StIdle",
+            states,
+            (Transition("M", "StIdle", "StDone"),),
+            codec_rules=(CodecRule("MsgOther", "$.x", "XX-X-01"),),
+        )
     with pytest.raises(ValueError, match="listed twice"):
         ProtocolTable(
             "x", "X", "XX", "node-to-node", 99, "StIdle", states,
@@ -127,3 +155,40 @@ def test_the_haskell_values_are_kept_with_the_spec_values_beside_them() -> None:
     assert TABLES["keep-alive"].state("StClient").time_limit.value == 97.0
     assert TABLES["chain-sync"].pipelining.max_depth == 300  # type: ignore[union-attr]
     assert TABLES["block-fetch"].pipelining.max_depth == 100  # type: ignore[union-attr]
+
+
+# -- rules read fields by the names the wire declares -------------------------------------------------
+
+
+def _move(protocol: str, name: str) -> Move:
+    message = wire.decode(protocol, encode(protocol, name))
+    return Move(protocol, "StIdle", "StIdle", "initiator", "initiator", message)
+
+
+def test_a_field_name_the_declaration_lacks_fails_loudly() -> None:
+    sizes = fields_of(_move("local-tx-monitor", "MsgReplyGetSizes"))
+    assert sizes["sizes"]["capacity"] == BASE[("local-tx-monitor", "MsgReplyGetSizes")]["sizes"]["capacity"]
+    with pytest.raises(UndeclaredField, match="capacity"):
+        sizes.get("capacity")
+    with pytest.raises(UndeclaredField, match="bogus"):
+        sizes["sizes"].get("bogus")
+    bogus = Message("keep-alive", "MsgBogus", {})
+    with pytest.raises(UndeclaredField, match="MsgBogus"):
+        fields_of(Move("keep-alive", "StClient", "StServer", "initiator", "initiator", bogus))
+
+
+@pytest.mark.parametrize("name", [n for n, t in TABLES.items() if t.rules is not None])
+def test_every_rule_reads_only_declared_fields_of_every_message(name: str) -> None:
+    """Each rule checker sees a wire-decoded instance of every message it can receive, in every source
+    state: a read of an undeclared field name would raise UndeclaredField here."""
+    table = TABLES[name]
+    assert table.rules is not None
+    for transition in table.transitions:
+        rules = table.rules()
+        message = wire.decode(name, encode(name, transition.message))
+        sender = table.sender_of(transition.message)
+        agency = table.state(transition.source).agency
+        move = Move(name, transition.source, transition.target, agency, sender, message)
+        list(rules.check_sent(move))
+        list(rules.check(move))
+        rules.commit(move)
