@@ -260,7 +260,7 @@ class Session:
 
     def _take(self, sender: str, message: Any, now: float, found: _Findings, undo: _Undo) -> None:
         given = message if isinstance(message, Message) else None
-        pipelined = self._check_speaker(sender, given)
+        pipelined = self._check_speaker(sender, given, None if given is not None else message)
         pipelining = self.table.pipelining
         state = pipelining.return_state if pipelined and pipelining is not None else self._state
         if not pipelined:
@@ -301,12 +301,15 @@ class Session:
             "agency": self.table.state(state).agency,
         }
 
-    def _check_speaker(self, sender: str, message: Message | None) -> bool:
-        """Whether `sender` may speak now at all; True when its message is a pipelined one."""
+    def _check_speaker(self, sender: str, message: Message | None, data: Any) -> bool:
+        """Whether `sender` may speak now at all; True when its message is a pipelined one. Bytes sent out
+        of turn are decoded (in no state) only to name the message, and so the more specific rule."""
         if self.agency == sender:
             return False
         if self._pipelining(sender):
             return True
+        if message is None:
+            message = self._name_only(data)
         name = message.name if message is not None and isinstance(message.name, str) else None
         requirement = self.table.illegal.get((self._state, name)) if name else None
         requirement = requirement or self.table.requirement("AGENCY")
@@ -316,6 +319,15 @@ class Session:
             else f"{sender} sent {name or 'a message'} while {self.agency} has agency in {self._state}"
         )
         raise AgencyViolation(requirement, detail, **self._where(self._state, sender, message))
+
+    def _name_only(self, data: Any) -> Message | None:
+        from conformance.wire.errors import DecodeError
+
+        try:
+            decoded = self._decode(self.name, bytes(data), state=None)
+        except DecodeError:
+            return None
+        return decoded if isinstance(decoded, Message) else None
 
     def _check_time(self, sender: str, now: float, message: Any, found: _Findings) -> None:
         """A missed deadline is reported once per stay in a state, whatever the observe then does."""
@@ -433,8 +445,13 @@ class Session:
         ]
 
     def _apply(self, move: Move, now: float, found: _Findings, undo: _Undo) -> None:
+        """Check and take one move. The rules are saved only when a further move of this observe (a
+        pipelined request the move uncovers) could still be refused after this commit: a lone commit is
+        the observe's last step, so nothing can fail after it."""
         found.add(self.rules.check(move))
-        if not undo.rules_saved:
+        pipelining = self.table.pipelining
+        uncovers = pipelining is not None and move.target == pipelining.return_state and bool(self._pending)
+        if uncovers and not undo.rules_saved:
             undo.rules, undo.rules_saved = self.rules.snapshot(), True
         self.rules.commit(move)
         self._state = move.target

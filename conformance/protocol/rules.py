@@ -4,9 +4,9 @@ The engine calls a checker in two steps so that a violation leaves the session a
 yields the violations a move would cause and changes nothing; `commit` records the move once it is
 accepted. `check_sent` sees a pipelined message when it is sent, before its turn comes.
 
-One observe may commit several moves (a reply, then the pipelined request it uncovers), and a later one
-may be refused; so before the first commit the engine takes a `snapshot` and, if anything in the observe
-fails, puts it back with `restore`. The default snapshot copies the attributes and, one level deep, the
+`commit` must not raise: violations come from `check`. One observe may commit several moves (a reply,
+then the pipelined request it uncovers), and a later one may be refused; so before such a commit the
+engine takes a `snapshot` and, if anything after it fails, puts it back with `restore`. The default snapshot copies the attributes and, one level deep, the
 containers they hold: `commit` may rebind attributes and add to or take from those containers, and must
 never change a value inside one in place (a checker with deeper state overrides both methods).
 """
