@@ -215,8 +215,9 @@ class Session:
 
         `message` is the bytes of one message or a `Message` value. Bytes are checked against the
         state's byte limit before they are decoded, so an oversized message is reported as such. A value
-        is first checked against its wire declaration (as `wire.encode` does; its bytes are what the
-        rules see); a value that has no bytes is refused with `IllTypedMessage`. Wrong arguments (a
+        stands for its bytes: its `raw` bytes when it has them, else `wire.encode` of its fields, which
+        also checks them against the declaration (a value that has no bytes is refused with
+        `IllTypedMessage`); the rules and the transcript see those bytes decoded. Wrong arguments (a
         sender that is neither side, a message of another protocol, neither bytes nor a `Message`) are
         the caller's mistake and raise ValueError or TypeError.
         """
@@ -233,9 +234,9 @@ class Session:
             self._take(sender, message, now, found, undo)
         except Violation as refused:
             self._restore(undo)
+            catalogue.judge(refused, strict=self.strict)  # a refusal, whatever its severity
             if found.raising:
                 raise
-            catalogue.judge(refused, strict=self.strict)
             found.violations.append(refused)  # the message is skipped
         except BaseException:
             self._restore(undo)
@@ -270,7 +271,8 @@ class Session:
             size = len(data)
         else:
             self._check_table(state, sender, given, pipelined, None)  # the name alone, before the fields
-            data = given.raw if given.raw is not None else self._encode_given(state, sender, given)
+            raw = given.raw if isinstance(given.raw, (bytes, bytearray)) else None
+            data = bytes(raw) if raw is not None else self._encode_given(state, sender, given)
             size = len(data)
         found.add(self._check_bytes(state, sender, size, given))
         decoded = self._decode_in(state, sender, data)

@@ -6,9 +6,11 @@ accepted. `check_sent` sees a pipelined message when it is sent, before its turn
 
 `commit` must not raise: violations come from `check`. One observe may commit several moves (a reply,
 then the pipelined request it uncovers), and a later one may be refused; so before such a commit the
-engine takes a `snapshot` and, if anything after it fails, puts it back with `restore`. The default snapshot copies the attributes and, one level deep, the
-containers they hold: `commit` may rebind attributes and add to or take from those containers, and must
-never change a value inside one in place (a checker with deeper state overrides both methods).
+engine takes a `snapshot` and, if anything after it fails, puts it back with `restore`. The default
+snapshot copies the attributes and, one level deep, the containers they hold: `commit` may rebind
+attributes and add to or take from those containers, and must never change a value inside one in place
+(a checker with deeper state overrides both methods). Its cost grows with the state kept, so a checker
+keeps only what the protocol bounds.
 """
 
 from __future__ import annotations

@@ -77,6 +77,24 @@ def reach(data: st.DataObject, protocol: str, state: str, **options: Any) -> Ses
     return session if session.state == state else None
 
 
+def random_step(data: st.DataObject, session: Session) -> bool:
+    """Observe one valid message (bytes) that the table allows now, pipelined ones included; False when
+    nobody may send."""
+    table = session.table
+    choices = []
+    for sender in ("initiator", "responder"):
+        state = session.state
+        if session.agency != sender and table.pipelining is not None:
+            state = table.pipelining.return_state
+        for name in session.allowed(sender):
+            choices.extend((sender, move) for move in table.transitions_from(state) if move.message == name)
+    if not choices:
+        return False
+    sender, move = data.draw(st.sampled_from(choices))
+    session.observe(sender, wire_bytes(data, session.name, move))
+    return True
+
+
 def _paths(value: Any, depth: int = 0) -> list[tuple[Any, ...]]:
     """Every place inside a decoded value (dict keys, list indexes), shallow first."""
     if depth > 4:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections import deque
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from conformance.protocol import (
 from conformance.vectors import load_vectors
 from conformance.wire.message import Message
 
-from .hostile import cases, ill_typed, reach
+from .hostile import cases, ill_typed, random_step, reach
 
 INI, RES = "initiator", "responder"
 
@@ -159,6 +160,36 @@ def test_recording_keeps_the_must_in_violations_and_the_should_in_warnings() -> 
     assert strict.warnings == []
 
 
+def deep(value: Any) -> Any:
+    """A comparable copy of a checker's state, all the way down (sets in a fixed order)."""
+    if isinstance(value, dict):
+        return tuple(sorted((repr(key), deep(inner)) for key, inner in value.items()))
+    if isinstance(value, (list, tuple, deque)):
+        return tuple(deep(inner) for inner in value)
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(repr(deep(inner)) for inner in value))
+    if isinstance(value, Message):
+        return (value.name, deep(value.fields))
+    return repr(value)
+
+
+@pytest.mark.parametrize("protocol", list(TABLES))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_rules_snapshot_undoes_any_later_commits(protocol: str, data: st.DataObject) -> None:
+    """The contract the default snapshot relies on (commit changes no value inside a container in place),
+    checked on each protocol's checker along random legal walks, violations of rules recorded on the way."""
+    session = Session(protocol, clock=FakeClock(), on_violation="record")
+    for _ in range(data.draw(st.integers(min_value=0, max_value=6))):
+        random_step(data, session)
+    before = deep(vars(session.rules))
+    saved = session.rules.snapshot()
+    for _ in range(data.draw(st.integers(min_value=1, max_value=6))):
+        random_step(data, session)
+    session.rules.restore(saved)
+    assert deep(vars(session.rules)) == before
+
+
 # -- record and continue ----------------------------------------------------------------------------
 
 
@@ -203,6 +234,19 @@ def test_a_message_the_table_refuses_is_skipped_whatever_the_reason() -> None:
         assert len(session.history) == before
     assert session.observe(RES, golden("cs-gouroboros-msgawaitreply-8101")) == "StMustReply"
     assert len(session.violations) == len(skipped)
+
+
+def test_an_oversized_message_that_decodes_is_recorded_and_taken() -> None:
+    unknown_versions = {key: b"\x40" for key in range(1000, 3000)}  # unknown keys, data kept as raw CBOR
+    proposal = encoded("handshake", "MsgProposeVersions", versions=unknown_versions)
+    assert len(proposal) > 5760
+    session = Session("handshake", clock=FakeClock(), on_violation="record")
+    assert session.observe(INI, proposal) == "StConfirm"
+    assert [(v.requirement, v.observed) for v in session.violations] == [("HS-BYTES-01", len(proposal))]
+    raising = Session("handshake", clock=FakeClock())
+    with pytest.raises(Violation, match="HS-BYTES-01"):
+        raising.observe(INI, proposal)
+    assert raising.state == "StPropose" and raising.history == []
 
 
 def test_the_mode_is_checked() -> None:
