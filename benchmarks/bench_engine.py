@@ -2,10 +2,12 @@
 
 1. Ill-typed messages built in code (tests/protocol/hostile.py), for every (protocol, state, message)
    where the message is legal: how many were fed, and how many raised anything but a `Violation`.
-2. The cost of all-or-nothing observe: long chain-sync (pipelined) and tx-submission2 traces observed from
-   bytes, with the rules snapshot that makes a move undoable, and with the snapshot replaced by a no-op.
+2. The cost of all-or-nothing observe: long chain-sync and tx-submission2 traces (pipelined) observed from
+   bytes; the time spent taking the rules snapshots that make a drained request undoable, per snapshot and
+   as a share of the whole observe time.
 
 Run: .venv/bin/python benchmarks/bench_engine.py [examples per case, default 200]
+(engine-before.json: the hostile count of the same probe on the engine before all-or-nothing observe.)
 """
 
 from __future__ import annotations
