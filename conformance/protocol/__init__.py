@@ -10,7 +10,7 @@ from __future__ import annotations
 from .catalogue import Requirement
 from .catalogue import load as load_catalogue
 from .clock import Clock, FakeClock, MonotonicClock
-from .engine import Observed, Session
+from .engine import ON_VIOLATION, Observed, Session
 from .limits import Limit
 from .mux import MINI_PROTOCOLS, MiniProtocol, MuxChecker
 from .registry import TABLES
@@ -19,6 +19,7 @@ from .violations import (
     AgencyViolation,
     ByteLimitExceeded,
     DecodeViolation,
+    IllTypedMessage,
     IngressQueueOverrun,
     LimitViolation,
     MuxViolation,
@@ -32,12 +33,14 @@ from .violations import (
 
 __all__ = [
     "MINI_PROTOCOLS",
+    "ON_VIOLATION",
     "TABLES",
     "AgencyViolation",
     "ByteLimitExceeded",
     "Clock",
     "DecodeViolation",
     "FakeClock",
+    "IllTypedMessage",
     "IngressQueueOverrun",
     "Limit",
     "LimitViolation",

@@ -98,11 +98,16 @@ def for_protocol(name: str) -> list[Requirement]:
     return [entry for entry in load().values() if name in entry.protocols]
 
 
+def judge(violation: Any, *, strict: bool) -> bool:
+    """Give `violation` its catalogue severity; True when it fails the check (MUST, or any when `strict`)."""
+    violation.severity = severity(violation.requirement)
+    violation.args = (str(violation),)
+    return bool(violation.severity == "MUST" or strict)
+
+
 def report(violations: Iterable[Any], *, strict: bool, warnings: list[Any]) -> None:
     """Raise the first MUST violation (any, when `strict`); collect SHOULD and informational ones."""
     for violation in violations:
-        violation.severity = severity(violation.requirement)
-        violation.args = (str(violation),)
-        if violation.severity == "MUST" or strict:
+        if judge(violation, strict=strict):
             raise violation
         warnings.append(violation)

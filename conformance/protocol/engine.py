@@ -8,24 +8,39 @@ Pipelining: the pipelining side may send further requests while the peer still o
 message is checked against the table as if sent from the pipelining's return state, queued, and taken
 in protocol order once the replies before it have arrived (that is when the receiving node checks it,
 so the rules beyond the table see it then).
+
+Observe is all or nothing. With `on_violation="raise"` (the default) a violation is raised and the
+session is left exactly as it was (state, time entered, pending queue, history, warnings and the rule
+checker), with one exception: a missed deadline, once reported, counts as reported. With
+`on_violation="record"` every violation is appended once to `violations` and the session carries on:
+a message the table allows but that breaks a rule beyond it (or a byte or time limit) is taken and
+leads to its target state; a message the table does not allow at all (agency, unknown or unexpected
+message, pipelining, bytes that do not decode, fields that do not fit the declaration) is skipped, so
+the rest of the trace is judged from where the session stood, without a cascade.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from conformance.wire.message import Message
 
 from . import catalogue
 from .clock import Clock, MonotonicClock
 from .registry import TABLES
 from .rules import Move, Rules
-from .table import NOBODY, SIDES, ProtocolTable
+from .table import NOBODY, SIDES, ProtocolTable, Transition
 from .violations import (
     AgencyViolation,
     ByteLimitExceeded,
     DecodeViolation,
+    IllTypedMessage,
     PipeliningDepthExceeded,
     PipeliningViolation,
     TimeLimitExceeded,
@@ -34,6 +49,9 @@ from .violations import (
 )
 
 Decoder = Callable[..., Any]
+OnViolation = Literal["raise", "record"]
+ON_VIOLATION: tuple[OnViolation, ...] = ("raise", "record")
+_PATH = re.compile(r"^(\$[^:\s]*):")
 
 
 @dataclass(frozen=True)
@@ -46,19 +64,65 @@ class Observed:
     pipelined: bool
 
 
-def _wire_decode(protocol: str, data: bytes, state: str | None = None) -> Any:
+@functools.cache
+def _wire_takes_version() -> bool:
+    from conformance import wire
+
+    return "version" in inspect.signature(wire.decode).parameters
+
+
+def _wire_decode(protocol: str, data: bytes, state: str | None = None, *, version: int | None = None) -> Any:
+    """The wire decoder, told the negotiated version when it has one and the wire layer takes it."""
     from conformance import wire  # the wire layer is imported only when bytes must be decoded
 
+    if version is not None and _wire_takes_version():
+        return wire.decode(protocol, data, state=state, version=version)  # type: ignore[call-arg]
     return wire.decode(protocol, data, state=state)
+
+
+@dataclass
+class _Undo:
+    """What an observe needs to put back if it fails; the rules snapshot is taken before the first commit."""
+
+    state: str
+    entered: float
+    entries: int
+    history: int
+    pending: tuple[Move, ...]
+    rules: Any = None
+    rules_saved: bool = False
+
+
+class _Findings:
+    """The violations and warnings one observe finds, kept aside until the observe has succeeded."""
+
+    def __init__(self, *, strict: bool, raising: bool) -> None:
+        self.strict = strict
+        self.raising = raising
+        self.violations: list[Violation] = []
+        self.warnings: list[Violation] = []
+
+    def add(self, found: Iterable[Violation]) -> None:
+        """Raise (or, recording, keep) each violation that fails the check; keep the others as warnings."""
+        for violation in found:
+            if not catalogue.judge(violation, strict=self.strict):
+                self.warnings.append(violation)
+            elif self.raising:
+                raise violation
+            else:
+                self.violations.append(violation)
 
 
 class Session:
     """Follows one mini-protocol between an initiator and a responder.
 
-    `version` is the negotiated version number (N2C numbers may carry bit 15). `time_scale` multiplies
-    every time limit, so integration tests of time limits stay fast. With `strict`, SHOULD and
-    informational rules raise like MUST rules; otherwise their violations are kept in `warnings`.
-    Further keyword options go to the protocol's rule checker (e.g. handshake `responder_versions`).
+    `version` is the negotiated version number (N2C numbers may carry bit 15); the wire decoder is told
+    it. `time_scale` multiplies every time limit, so integration tests of time limits stay fast. With
+    `strict`, SHOULD and informational rules count like MUST rules; otherwise their violations are kept
+    in `warnings`. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
+    "record" (every violation is kept, once, in `violations`, and the session goes on; see the module
+    docstring). Further keyword options go to the protocol's rule checker (e.g. handshake
+    `responder_versions`).
     """
 
     def __init__(
@@ -69,6 +133,7 @@ class Session:
         *,
         time_scale: float = 1.0,
         strict: bool = False,
+        on_violation: OnViolation = "raise",
         decoder: Decoder | None = None,
         **options: Any,
     ) -> None:
@@ -77,18 +142,26 @@ class Session:
             raise ValueError(f"unknown mini-protocol {name!r}; known: {', '.join(TABLES)}")
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, not {time_scale}")
+        if on_violation not in ON_VIOLATION:
+            raise ValueError(f"on_violation must be one of {ON_VIOLATION}, not {on_violation!r}")
         self.name = name
         self.table: ProtocolTable = table
         self.version = version
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.time_scale = time_scale
         self.strict = strict
-        self._decode = decoder if decoder is not None else _wire_decode
+        self.on_violation: OnViolation = on_violation
+        self._decode: Decoder = decoder if decoder is not None else functools.partial(_wire_decode, version=version)
         self.rules: Rules = (table.rules or Rules)(version=version, **options)
         self._state = table.initial
         self._entered = self.clock.now()
+        self._entries = 0
+        """How many moves have been taken: names the current stay in a state, for its deadline."""
+        self._late: int | None = None
+        """The stay (`_entries`) whose missed deadline has been reported."""
         self._pending: deque[Move] = deque()
         self.warnings: list[Violation] = []
+        self.violations: list[Violation] = []
         self.history: list[Observed] = []
 
     # -- where the session stands -------------------------------------------------------------------
@@ -137,50 +210,85 @@ class Session:
 
     # -- observing messages -------------------------------------------------------------------------
 
-    def observe(self, sender: str, message: Any) -> str:
+    def observe(self, sender: str, message: bytes | bytearray | memoryview | Message) -> str:
         """Take one message from `sender`; return the new state's name or raise a `Violation`.
 
-        `message` is a decoded message or its bytes. Bytes are checked against the state's byte limit
-        before they are decoded, so an oversized message is reported as such.
+        `message` is the bytes of one message or a `Message` value. Bytes are checked against the
+        state's byte limit before they are decoded, so an oversized message is reported as such. A value
+        stands for its bytes: its `raw` bytes when it has them, else `wire.encode` of its fields, which
+        also checks them against the declaration (a value that has no bytes is refused with
+        `IllTypedMessage`); the rules and the transcript see those bytes decoded. Wrong arguments (a
+        sender that is neither side, a message of another protocol, neither bytes nor a `Message`) are
+        the caller's mistake and raise ValueError or TypeError.
         """
         if sender not in SIDES:
             raise ValueError(f"sender must be 'initiator' or 'responder', not {sender!r}")
+        if not isinstance(message, (bytes, bytearray, memoryview, Message)):
+            raise TypeError(f"a message is bytes or a wire Message, not {type(message).__name__}")
+        if isinstance(message, Message) and message.protocol != self.name:
+            raise ValueError(f"a {message.protocol} message given to a {self.name} session")
         now = self.clock.now()
-        data: bytes | None = None
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            data = bytes(message)
-            size: int | None = len(data)
-        else:
-            if getattr(message, "protocol", self.name) != self.name:
-                raise ValueError(f"a {message.protocol} message given to a {self.name} session")
-            raw = getattr(message, "raw", None)
-            size = None if raw is None else len(raw)
-        pipelined = self._check_speaker(sender, None if data is not None else message)
-        state = self.table.pipelining.return_state if pipelined and self.table.pipelining else self._state
-        if not pipelined:
-            self._check_time(sender, now, message if data is None else None)
-        self._check_bytes(state, sender, size, message if data is None else None)
-        if data is not None:
-            message = self._decode_in(state, sender, data)
-        move = self._move(state, sender, message, size, pipelined)
-        if pipelined:
-            self._emit(self.rules.check_sent(move))
-            self._check_depth(move)
-            self._pending.append(move)
-        else:
-            self._apply(move, now)
-        self.history.append(Observed(now, sender, message, pipelined))
-        self._drain(now)
+        found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
+        undo = _Undo(self._state, self._entered, self._entries, len(self.history), tuple(self._pending))
+        try:
+            self._take(sender, message, now, found, undo)
+        except Violation as refused:
+            self._restore(undo)
+            catalogue.judge(refused, strict=self.strict)  # a refusal, whatever its severity
+            if found.raising:
+                raise
+            found.violations.append(refused)  # the message is skipped
+        except BaseException:
+            self._restore(undo)
+            raise
+        self.violations.extend(found.violations)
+        self.warnings.extend(found.warnings)
         return self._state
 
     def check_time(self) -> None:
-        """Raise `TimeLimitExceeded` if the side with agency is past its deadline (the I/O layer's timer)."""
+        """Report a missed deadline of the side with agency (the I/O layer's timer), once per stay.
+
+        Raises `TimeLimitExceeded`, or records it when the session records violations.
+        """
         deadline = self.deadline
         now = self.clock.now()
         if deadline is not None and now > deadline and self.agency != NOBODY:
-            self._check_time(self.agency, now, None)
+            found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
+            self._check_time(self.agency, now, None, found)
+            self.violations.extend(found.violations)
 
     # -- the checks, in the order a receiving node makes them ---------------------------------------
+
+    def _take(self, sender: str, message: Any, now: float, found: _Findings, undo: _Undo) -> None:
+        given = message if isinstance(message, Message) else None
+        pipelined = self._check_speaker(sender, given, None if given is not None else message)
+        pipelining = self.table.pipelining
+        state = pipelining.return_state if pipelined and pipelining is not None else self._state
+        if not pipelined:
+            self._check_time(sender, now, given, found)
+        if given is None:
+            data = bytes(message)
+            size = len(data)
+        else:
+            self._check_table(state, sender, given, pipelined, None)  # the name alone, before the fields
+            raw = given.raw if isinstance(given.raw, (bytes, bytearray)) else None
+            data = bytes(raw) if raw is not None else self._encode_given(state, sender, given)
+            size = len(data)
+        found.add(self._check_bytes(state, sender, size, given))
+        decoded = self._decode_in(state, sender, data)
+        transition = self._check_table(state, sender, decoded, pipelined, decoded.fields)
+        move = Move(
+            self.name, state, transition.target, self.table.state(state).agency, sender, decoded, size, pipelined
+        )
+        if pipelined:
+            found.add(self.rules.check_sent(move))
+            found.add(self._check_depth(move))
+            self._pending.append(move)
+        else:
+            self._apply(move, now, found, undo)
+        self.history.append(Observed(now, sender, decoded, pipelined))
+        while self._pending and pipelining is not None and self._state == pipelining.return_state:
+            self._apply(self._pending.popleft(), now, found, undo)
 
     def _pipelining(self, sender: str) -> bool:
         pipelining = self.table.pipelining
@@ -195,13 +303,16 @@ class Session:
             "agency": self.table.state(state).agency,
         }
 
-    def _check_speaker(self, sender: str, message: Any) -> bool:
-        """Whether `sender` may speak now at all; True when its message is a pipelined one."""
+    def _check_speaker(self, sender: str, message: Message | None, data: Any) -> bool:
+        """Whether `sender` may speak now at all; True when its message is a pipelined one. Bytes sent out
+        of turn are decoded (in no state) only to name the message, and so the more specific rule."""
         if self.agency == sender:
             return False
         if self._pipelining(sender):
             return True
-        name = getattr(message, "name", None)
+        if message is None:
+            message = self._name_only(data)
+        name = message.name if message is not None and isinstance(message.name, str) else None
         requirement = self.table.illegal.get((self._state, name)) if name else None
         requirement = requirement or self.table.requirement("AGENCY")
         detail = (
@@ -211,28 +322,61 @@ class Session:
         )
         raise AgencyViolation(requirement, detail, **self._where(self._state, sender, message))
 
-    def _check_time(self, sender: str, now: float, message: Any) -> None:
+    def _name_only(self, data: Any) -> Message | None:
+        from conformance.wire.errors import DecodeError
+
+        try:
+            decoded = self._decode(self.name, bytes(data), state=None)
+        except DecodeError:
+            return None
+        return decoded if isinstance(decoded, Message) else None
+
+    def _check_time(self, sender: str, now: float, message: Any, found: _Findings) -> None:
+        """A missed deadline is reported once per stay in a state, whatever the observe then does."""
         limit = self.table.state(self._state).time_limit.scaled(self.time_scale)
         elapsed = now - self._entered
-        if limit is not None and elapsed > limit:
-            raise TimeLimitExceeded(
-                self.table.requirement("TIME"),
-                f"{sender} took {elapsed:g} s in {self._state}; the limit is {limit:g} s",
-                limit=limit,
-                observed=elapsed,
-                **self._where(self._state, sender, message),
-            )
+        if limit is None or elapsed <= limit or self._late == self._entries:
+            return
+        self._late = self._entries
+        violation = TimeLimitExceeded(
+            self.table.requirement("TIME"),
+            f"{sender} took {elapsed:g} s in {self._state}; the limit is {limit:g} s",
+            limit=limit,
+            observed=elapsed,
+            **self._where(self._state, sender, message),
+        )
+        found.add([violation])
 
-    def _check_bytes(self, state: str, sender: str, size: int | None, message: Any) -> None:
+    def _check_bytes(self, state: str, sender: str, size: int, message: Any) -> list[Violation]:
         limit = self.table.state(state).byte_limit.value
-        if size is not None and limit is not None and size > limit:
-            raise ByteLimitExceeded(
+        if limit is None or size <= limit:
+            return []
+        return [
+            ByteLimitExceeded(
                 self.table.requirement("BYTES"),
                 f"a {size}-byte message in {state}; the limit is {int(limit)} bytes",
                 limit=limit,
                 observed=size,
                 **self._where(state, sender, message),
             )
+        ]
+
+    def _encode_given(self, state: str, sender: str, message: Message) -> bytes:
+        """The bytes of a message given as a value, or `IllTypedMessage` when its declaration refuses it."""
+        from conformance import wire
+        from conformance.wire.errors import EncodeError
+
+        try:
+            return wire.encode(message)
+        except EncodeError as error:
+            match = _PATH.match(str(error))
+            raise IllTypedMessage(
+                self.table.requirement("CODEC"),
+                f"the fields of {message.name} do not fit its declaration: {error}",
+                path=match.group(1) if match else "$",
+                error=error,
+                **self._where(state, sender, message),
+            ) from error
 
     def _decode_in(self, state: str, sender: str, data: bytes) -> Any:
         """Decode in the state; a message of another state is still decoded, so the table can name the
@@ -245,34 +389,33 @@ class Session:
             try:
                 return self._decode(self.name, data, state=None)
             except DecodeError:
-                raise DecodeViolation(
-                    self.table.codec_requirement(error, data),
-                    f"the bytes are not a {self.name} message of {state}: {error}",
-                    error=error,
-                    **self._where(state, sender, data),
-                ) from error
+                raise self._codec_violation(state, sender, data, error) from error
         except DecodeError as error:
-            raise DecodeViolation(
-                self.table.codec_requirement(error, data),
-                f"the bytes are not a {self.name} message of {state}: {error}",
-                error=error,
-                **self._where(state, sender, data),
-            ) from error
+            raise self._codec_violation(state, sender, data, error) from error
 
-    def _move(self, state: str, sender: str, message: Any, size: int | None, pipelined: bool) -> Move:
+    def _codec_violation(self, state: str, sender: str, data: bytes, error: Exception) -> DecodeViolation:
+        return DecodeViolation(
+            self.table.codec_requirement(error, data),
+            f"the bytes are not a {self.name} message of {state}: {error}",
+            error=error,
+            **self._where(state, sender, data),
+        )
+
+    def _check_table(
+        self, state: str, sender: str, message: Any, pipelined: bool, fields: Any
+    ) -> Transition:
+        """The transition `message` takes from `state`; with `fields` None, any transition of its name."""
         name = message.name
-        transition = self.table.transition(state, name, getattr(message, "fields", None) or {})
         where = self._where(state, sender, message)
         if name not in self.table.messages:
-            raise UnexpectedMessage(
-                self.table.requirement("MSG"), f"{name} is not a {self.name} message", **where
-            )
+            raise UnexpectedMessage(self.table.requirement("MSG"), f"{name} is not a {self.name} message", **where)
         if pipelined and self.table.sender_of(name) != sender:
             raise AgencyViolation(
                 self.table.requirement("AGENCY"),
                 f"{sender} sent {name} while {self.agency} has agency in {self._state}",
                 **self._where(self._state, sender, message),
             )
+        transition = self.table.transition(state, name, fields if isinstance(fields, dict) else None)
         if transition is None or self.table.sender_of(name) != sender:
             requirement = self.table.illegal.get((state, name)) or self.table.requirement("MSG")
             raise UnexpectedMessage(requirement, f"{name} is not allowed in {state}", **where)
@@ -284,37 +427,43 @@ class Session:
                 f"{', '.join(sorted(pipelining.messages))} may be pipelined",
                 **where,
             )
-        return Move(self.name, state, transition.target, where["agency"], sender, message, size, pipelined)
+        return transition
 
-    def _check_depth(self, move: Move) -> None:
+    def _check_depth(self, move: Move) -> list[Violation]:
         pipelining = self.table.pipelining
         if pipelining is None or pipelining.max_depth is None:
-            return
+            return []
         depth = self.in_flight + 1
-        if depth > pipelining.max_depth:
-            self._emit(
-                [
-                    move.violation(
-                        f"{self.table.prefix}-PIPE-02",
-                        f"{depth} requests in flight; the limit is {pipelining.max_depth}",
-                        PipeliningDepthExceeded,
-                        limit=pipelining.max_depth,
-                        observed=depth,
-                    )
-                ]
+        if depth <= pipelining.max_depth:
+            return []
+        return [
+            move.violation(
+                f"{self.table.prefix}-PIPE-02",
+                f"{depth} requests in flight; the limit is {pipelining.max_depth}",
+                PipeliningDepthExceeded,
+                limit=pipelining.max_depth,
+                observed=depth,
             )
+        ]
 
-    def _apply(self, move: Move, now: float) -> None:
-        self._emit(self.rules.check(move))
+    def _apply(self, move: Move, now: float, found: _Findings, undo: _Undo) -> None:
+        """Check and take one move. The rules are saved only when a further move of this observe (a
+        pipelined request the move uncovers) could still be refused after this commit: a lone commit is
+        the observe's last step, so nothing can fail after it."""
+        found.add(self.rules.check(move))
+        pipelining = self.table.pipelining
+        uncovers = pipelining is not None and move.target == pipelining.return_state and bool(self._pending)
+        if uncovers and not undo.rules_saved:
+            undo.rules, undo.rules_saved = self.rules.snapshot(), True
         self.rules.commit(move)
         self._state = move.target
         self._entered = now
+        self._entries += 1
 
-    def _drain(self, now: float) -> None:
-        pipelining = self.table.pipelining
-        while self._pending and pipelining is not None and self._state == pipelining.return_state:
-            queued = self._pending.popleft()
-            self._apply(queued, now)
-
-    def _emit(self, violations: Iterable[Violation]) -> None:
-        catalogue.report(violations, strict=self.strict, warnings=self.warnings)
+    def _restore(self, undo: _Undo) -> None:
+        """Put the session back as it was when the observe began (the reported deadline aside)."""
+        self._state, self._entered, self._entries = undo.state, undo.entered, undo.entries
+        del self.history[undo.history :]
+        self._pending = deque(undo.pending)
+        if undo.rules_saved:
+            self.rules.restore(undo.rules)

@@ -10,55 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conformance.wire.handshake import N2C_VERSION_BIT
-
 from .fields import fields_of
 from .rules import Move, Rules
 from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, ProtocolTable, State, Transition
 from .violations import Violation
 
-LSQ_IMMUTABLE_TIP_SINCE = 16
-"""N2C version from which LocalStateQuery can acquire the immutable tip (LSQ_V2)."""
-LTM_MEASURES_SINCE = 20
-"""N2C version from which LocalTxMonitor has MsgGetMeasures."""
-
-
-def n2c_version(version: int | None) -> int | None:
-    """The plain version number, whether given as 16 or as its wire key 32784."""
-    return None if version is None else version & ~N2C_VERSION_BIT
-
-
-class LocalStateQueryRules(Rules):
-    """Version-gated acquire targets (the failure code's range is the wire declaration's to check)."""
-
-    requirements = ("LSQ-VERSION-01",)
-
-    def check(self, move: Move) -> Iterator[Violation]:
-        version = n2c_version(self.version)
-        if (
-            move.name in ("MsgAcquireImmutableTip", "MsgReAcquireImmutableTip")
-            and version is not None
-            and version < LSQ_IMMUTABLE_TIP_SINCE
-        ):
-            yield move.violation("LSQ-VERSION-01", f"{move.name} needs node-to-client v16; v{version} negotiated")
-
 
 class LocalTxMonitorRules(Rules):
-    """Version-gated measures and no transaction twice within one snapshot (word32 sizes and a word64
-    slot are the wire declaration's to check: the table's codec rules name LTM-SIZES-01, LTM-ACQUIRED-01)."""
+    """No transaction twice within one snapshot. Word32 sizes, a word64 slot and the messages a version
+    has are the wire declaration's to check: the table's codec rules name LTM-SIZES-01, LTM-ACQUIRED-01
+    and LTM-VERSION-01."""
 
-    requirements = ("LTM-VERSION-01", "LTM-NEXT-01")
+    requirements = ("LTM-NEXT-01",)
 
     def __init__(self, version: int | None = None) -> None:
         super().__init__(version)
         self.seen: set[bytes] = set()
 
     def check(self, move: Move) -> Iterator[Violation]:
-        name = move.name
-        version = n2c_version(self.version)
-        if name == "MsgGetMeasures" and version is not None and version < LTM_MEASURES_SINCE:
-            yield move.violation("LTM-VERSION-01", f"MsgGetMeasures needs node-to-client v20; v{version} negotiated")
-        if name == "MsgReplyNextTx" and _tx_key(fields_of(move).get("tx")) in self.seen:
+        if move.name == "MsgReplyNextTx" and _tx_key(fields_of(move).get("tx")) in self.seen:
             yield move.violation("LTM-NEXT-01", "the same transaction returned twice for one snapshot")
 
     def commit(self, move: Move) -> None:
@@ -126,7 +96,11 @@ LOCAL_STATE_QUERY = ProtocolTable(
         Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", "N2C v16 and later"),
         Transition("MsgDone", "StIdle", "StDone"),
     ),
-    codec_rules=(CodecRule("MsgFailure", "$.failure", "LSQ-FAILURE-01"),),
+    codec_rules=(
+        CodecRule("MsgFailure", "$.failure", "LSQ-FAILURE-01"),
+        CodecRule("MsgAcquireImmutableTip", "$[0]", "LSQ-VERSION-01", refusal="NotInVersion"),
+        CodecRule("MsgReAcquireImmutableTip", "$[0]", "LSQ-VERSION-01", refusal="NotInVersion"),
+    ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Type.hs",
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalStateQuery/Codec.hs",
@@ -134,7 +108,6 @@ LOCAL_STATE_QUERY = ProtocolTable(
         "CDDL: local-state-query.cddl",
     ),
     note=_LOCAL_NOTE + ". A failed MsgReAcquire leaves the client in StIdle.",
-    rules=LocalStateQueryRules,
 )
 
 LOCAL_TX_MONITOR = ProtocolTable(
@@ -172,6 +145,8 @@ LOCAL_TX_MONITOR = ProtocolTable(
     codec_rules=(
         CodecRule("MsgAcquired", "$.slot", "LTM-ACQUIRED-01"),
         CodecRule("MsgReplyGetSizes", "$.sizes", "LTM-SIZES-01", prefix=True),
+        CodecRule("MsgGetMeasures", "$[0]", "LTM-VERSION-01", refusal="NotInVersion"),
+        CodecRule("MsgReplyGetMeasures", "$[0]", "LTM-VERSION-01", refusal="NotInVersion"),
     ),
     sources=(
         "ON:ouroboros-network/protocols/lib/Ouroboros/Network/Protocol/LocalTxMonitor/Type.hs",

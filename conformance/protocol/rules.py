@@ -3,10 +3,20 @@
 The engine calls a checker in two steps so that a violation leaves the session as it was: `check`
 yields the violations a move would cause and changes nothing; `commit` records the move once it is
 accepted. `check_sent` sees a pipelined message when it is sent, before its turn comes.
+
+`commit` must not raise: violations come from `check`. One observe may commit several moves (a reply,
+then the pipelined request it uncovers), and a later one may be refused; so before such a commit the
+engine takes a `snapshot` and, if anything after it fails, puts it back with `restore`. The default
+snapshot copies the attributes and, one level deep, the containers they hold: `commit` may rebind
+attributes and add to or take from those containers, and must never change a value inside one in place
+(a checker with deeper state overrides both methods). Its cost grows with the state kept, so a checker
+keeps only what the protocol bounds.
 """
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -71,6 +81,21 @@ class Rules:
 
     def commit(self, move: Move) -> None:
         """Record an accepted move."""
+
+    def snapshot(self) -> Any:
+        """The checker's state, enough for `restore` to undo any commits made after it was taken."""
+        return {
+            key: copy.copy(value) if isinstance(value, _CONTAINERS) else value for key, value in vars(self).items()
+        }
+
+    def restore(self, saved: Any) -> None:
+        """Put back the state that `snapshot` returned (once: the snapshot becomes the live state)."""
+        state = vars(self)
+        state.clear()
+        state.update(saved)
+
+
+_CONTAINERS = (list, dict, set, deque, bytearray)
 
 
 def is_word(value: Any, bits: int) -> bool:

@@ -85,7 +85,9 @@ class CodecRule:
     The wire declaration is the one home of a shape constraint (a word16 cookie, an indefinite list);
     this row lets the report name the requirement the refused bytes break. `prefix` also matches paths
     below `path`; `when` = (index path into the raw message, value) narrows the row to one alternative
-    of a choice, e.g. `((1, 0), 2)` for a refuse reason whose discriminator is 2.
+    of a choice, e.g. `((1, 0), 2)` for a refuse reason whose discriminator is 2. `refusal` narrows it
+    to one kind of decode error by class name, e.g. "NotInVersion" for a message the negotiated version
+    does not have.
     """
 
     message: str
@@ -93,10 +95,13 @@ class CodecRule:
     requirement: str
     prefix: bool = False
     when: tuple[tuple[int, ...], int] | None = None
+    refusal: str | None = None
 
     def matches(self, error: Any, data: bytes | None) -> bool:
         path = getattr(error, "path", "") or ""
         if getattr(error, "message", None) != self.message:
+            return False
+        if self.refusal is not None and type(error).__name__ != self.refusal:
             return False
         if not (path == self.path or (self.prefix and path.startswith(self.path))):
             return False

@@ -79,6 +79,15 @@ class DecodeViolation(Violation):
         super().__init__(requirement, detail, **where)
 
 
+class IllTypedMessage(DecodeViolation):
+    """A message given as a value whose fields its wire declaration refuses, so it has no bytes at all;
+    `path` is where in the fields (e.g. `$.points[0]`) and `error` the wire layer's `EncodeError`."""
+
+    def __init__(self, requirement: str, detail: str, *, path: str = "$", **where: Any) -> None:
+        self.path = path
+        super().__init__(requirement, detail, **where)
+
+
 class RuleViolation(Violation):
     """A message allowed by the state table that breaks a rule beyond it (window, cookie, points...)."""
 

@@ -113,4 +113,6 @@ def gentx_id(gentx: bytes) -> dict[str, Any]:
     if wrapped["era"] == 0:
         raise ShapeMismatch("a Shelley-or-later GenTx (Byron tx ids are not computed here)", path="$[0]")
     transaction, _ = decode_item(bytes(wrapped["tx"]))
+    if not isinstance(transaction, list) or not transaction:
+        raise ShapeMismatch("a transaction [body, witnesses, ...] inside the tag-24 wrapper", path="$[1]")
     return {"era": wrapped["era"], "id": blake2b_256(encode_item(transaction[0]))}

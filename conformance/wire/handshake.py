@@ -63,6 +63,8 @@ N2C_VERSIONS = tuple(N2C_VERSION_BIT | v for v in range(16, 24))
 
 
 def n2n_version_data(version: int) -> CborType | None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        return None
     if 7 <= version <= 10:
         return N2N_V7_TO_V10
     if 11 <= version <= 12:
@@ -222,6 +224,8 @@ class AcceptVersion(MessageType):
         return fields
 
     def to_item(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            return super().to_item(value, path)  # refuses it with an EncodeError
         kind = self.data_for(value.get("version", -1))
         data = value.get("version_data")
         if kind is None or isinstance(data, RawCbor):
