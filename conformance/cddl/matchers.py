@@ -9,8 +9,8 @@ from ..wire.handshake import N2C_VERSIONS, N2N_VERSIONS
 from ..wire.schema import RawCbor
 
 N2N_CDDL_VERSIONS = range(14, 17)
-"""The N2N versions handshake-node-to-node-v14.cddl knows."""
-N2N_OBSOLETE_VERSIONS = range(7, 14)
+"""The N2N versions handshake-node-to-node-v14.cddl knows (a fact of that CDDL file, not of the wire)."""
+N2N_OBSOLETE_VERSIONS = tuple(v for v in N2N_VERSIONS if v not in N2N_CDDL_VERSIONS)
 """The N2N versions we decode that only the obsolete/ CDDL files describe."""
 
 

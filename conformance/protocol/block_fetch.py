@@ -110,7 +110,6 @@ BLOCK_FETCH = ProtocolTable(
     title="BlockFetch",
     prefix="BF",
     mode="node-to-node",
-    number=3,
     initial="BFIdle",
     states=(
         State("BFIdle", INITIATOR, bytes_(SMALL_BYTE_LIMIT), note="StIdle in the spec"),

@@ -218,7 +218,6 @@ CHAIN_SYNC = ProtocolTable(
     title="ChainSync (node-to-node, headers)",
     prefix="CS",
     mode="node-to-node",
-    number=2,
     initial="StIdle",
     states=(
         State(
@@ -258,7 +257,6 @@ LOCAL_CHAIN_SYNC = ProtocolTable(
     title="ChainSync (node-to-client, blocks)",
     prefix="CS",
     mode="node-to-client",
-    number=5,
     initial="StIdle",
     states=(
         State("StIdle", INITIATOR),

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 from conformance import wire
+from conformance.wire.mux import MAX_PAYLOAD, NODE_SDU_PAYLOAD
+from conformance.wire.schema import VersionSpan
 
 from . import catalogue
 from .limits import Limit
-from .mux import MAX_SDU_PAYLOAD, MINI_PROTOCOLS, NODE_SOCKET_SDU_SIZE
+from .mux import MINI_PROTOCOLS
 from .registry import TABLES
 from .table import ProtocolTable
 
@@ -66,14 +68,21 @@ def _requirements(name: str) -> list[str]:
     return [*lines, ""]
 
 
+def _versions(table: ProtocolTable, span: VersionSpan) -> str:
+    """", N2C v16 and later" for a bounded span of the wire declaration, "" for every version."""
+    if span.since is None and span.until is None:
+        return ""
+    return f", {'N2C' if table.mode == 'node-to-client' else 'N2N'} {span}"
+
+
 def _protocol_page(table: ProtocolTable) -> list[str]:
     lines = [
         HEADER,
         "",
         f"# {table.title} (`{table.name}`)",
         "",
-        f"{table.mode}, mini-protocol number {table.number}; initial state `{table.initial}`; "
-        f"requirement prefix `{table.prefix}`.",
+        f"{table.mode}, mini-protocol number {table.number}{_versions(table, wire.codec(table.name).span)}; "
+        f"initial state `{table.initial}`; requirement prefix `{table.prefix}`.",
         "",
     ]
     if table.note:
@@ -104,11 +113,13 @@ def _protocol_page(table: ProtocolTable) -> list[str]:
         _row("---", "---", "---", "---", "---", "---"),
     ]
     for move in table.transitions:
-        note = move.note
+        declaration = wire.codec(table.name).messages[move.message]  # owns the tag and the versions
+        notes = [_versions(table, declaration.span).removeprefix(", "), move.note]
         if move.when is not None:
-            note = f"when {move.when[0]} = {move.when[1]}" + (f"; {note}" if note else "")
+            notes.insert(0, f"when {move.when[0]} = {move.when[1]}")
+        note = "; ".join(n for n in notes if n)
         sender = table.state(move.source).agency
-        tag = wire.codec(table.name).messages[move.message].tag  # the wire declaration owns the tag
+        tag = declaration.tag
         lines.append(_row(move.message, tag, f"`{move.source}`", f"`{move.target}`", sender, note))
     if table.illegal:
         lines += ["", "Illegal moves with their own requirement:", ""]
@@ -140,7 +151,7 @@ def _mux_page() -> list[str]:
         "",
         "Each SDU has an 8-byte header: a 32-bit timestamp, the mode bit (0 = sent by the initiator of "
         "that mini-protocol, 1 = by its responder), a 15-bit mini-protocol number and a 16-bit payload "
-        f"length (1..{MAX_SDU_PAYLOAD}). The node sends at most {NODE_SOCKET_SDU_SIZE} payload bytes per "
+        f"length (1..{MAX_PAYLOAD}). The node sends at most {NODE_SDU_PAYLOAD} payload bytes per "
         "SDU on a socket bearer.",
         "",
     ]

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from conformance.wire import DecodeError, EncodeError, cbor
 from conformance.wire.handshake import (
     N2C_VERSION_BIT,
+    PEER_SHARING_AND_SINCE,
     n2c_version_data,
     n2n_version_data,
 )
@@ -24,9 +25,6 @@ from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, ProtocolTable, State
 from .violations import Violation
 
 REFUSE_KINDS = ("VersionMismatch", "HandshakeDecodeError", "Refused")
-PEER_SHARING_AND_SINCE = 13
-"""From N2N v13 peerSharing is 0|1 and negotiates as AND; v11-12 carried 0..2 (NoPeerSharing,
-PeerSharingPrivate, PeerSharingPublic)."""
 
 
 def version_items(table: Any) -> list[tuple[Any, Any]]:
@@ -294,7 +292,6 @@ HANDSHAKE = ProtocolTable(
     title="Handshake (node-to-node)",
     prefix="HS",
     mode="node-to-node",
-    number=0,
     initial="StPropose",
     states=_states(SHORT_WAIT),
     transitions=_transitions(),
@@ -309,7 +306,6 @@ N2C_HANDSHAKE = ProtocolTable(
     title="Handshake (node-to-client)",
     prefix="HS",
     mode="node-to-client",
-    number=0,
     initial="StPropose",
     states=_states(None),
     transitions=_transitions(),

@@ -44,7 +44,6 @@ KEEP_ALIVE = ProtocolTable(
     title="KeepAlive",
     prefix="KA",
     mode="node-to-node",
-    number=8,
     initial="StClient",
     states=(
         State("StClient", INITIATOR, bytes_(SMALL_BYTE_LIMIT), seconds(SERVER_IDLE_TIMEOUT)),

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SMALL_BYTE_LIMIT = 65_535
-"""`smallByteLimit`: most N2N states."""
+"""`smallByteLimit`: most N2N states. A per-message limit of the protocols, not the mux's largest SDU
+payload (`conformance.wire.mux.MAX_PAYLOAD`), though both are 0xffff: the two may change apart."""
 LARGE_BYTE_LIMIT = 2_500_000
 """`largeByteLimit`: states that carry blocks or transactions."""
 HANDSHAKE_BYTE_LIMIT = 5_760

@@ -50,7 +50,6 @@ LOCAL_TX_SUBMISSION = ProtocolTable(
     title="LocalTxSubmission",
     prefix="LTX",
     mode="node-to-client",
-    number=6,
     initial="StIdle",
     states=(State("StIdle", INITIATOR), State("StBusy", RESPONDER), State("StDone", NOBODY)),
     transitions=(
@@ -73,7 +72,6 @@ LOCAL_STATE_QUERY = ProtocolTable(
     title="LocalStateQuery",
     prefix="LSQ",
     mode="node-to-client",
-    number=7,
     initial="StIdle",
     states=(
         State("StIdle", INITIATOR),
@@ -85,7 +83,7 @@ LOCAL_STATE_QUERY = ProtocolTable(
     transitions=(
         Transition("MsgAcquire", "StIdle", "StAcquiring", "SpecificPoint"),
         Transition("MsgAcquireVolatileTip", "StIdle", "StAcquiring"),
-        Transition("MsgAcquireImmutableTip", "StIdle", "StAcquiring", "N2C v16 and later"),
+        Transition("MsgAcquireImmutableTip", "StIdle", "StAcquiring"),
         Transition("MsgAcquired", "StAcquiring", "StAcquired"),
         Transition("MsgFailure", "StAcquiring", "StIdle", "0 = PointTooOld, 1 = PointNotOnChain"),
         Transition("MsgQuery", "StAcquired", "StQuerying"),
@@ -93,7 +91,7 @@ LOCAL_STATE_QUERY = ProtocolTable(
         Transition("MsgRelease", "StAcquired", "StIdle"),
         Transition("MsgReAcquire", "StAcquired", "StAcquiring", "SpecificPoint"),
         Transition("MsgReAcquireVolatileTip", "StAcquired", "StAcquiring"),
-        Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring", "N2C v16 and later"),
+        Transition("MsgReAcquireImmutableTip", "StAcquired", "StAcquiring"),
         Transition("MsgDone", "StIdle", "StDone"),
     ),
     codec_rules=(
@@ -115,7 +113,6 @@ LOCAL_TX_MONITOR = ProtocolTable(
     title="LocalTxMonitor",
     prefix="LTM",
     mode="node-to-client",
-    number=9,
     initial="StIdle",
     states=(
         State("StIdle", INITIATOR),
@@ -139,7 +136,7 @@ LOCAL_TX_MONITOR = ProtocolTable(
         Transition("MsgReplyHasTx", "StBusyHasTx", "StAcquired", "the spec's table says MsgReplyNextTx"),
         Transition("MsgGetSizes", "StAcquired", "StBusyGetSizes"),
         Transition("MsgReplyGetSizes", "StBusyGetSizes", "StAcquired"),
-        Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures", "N2C v20 and later"),
+        Transition("MsgGetMeasures", "StAcquired", "StBusyGetMeasures"),
         Transition("MsgReplyGetMeasures", "StBusyGetMeasures", "StAcquired"),
     ),
     codec_rules=(

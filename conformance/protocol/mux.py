@@ -1,7 +1,8 @@
 """The multiplexer as data (mini-protocol numbers, ingress-queue limits, SDU bounds), its checker, and
 the demultiplexer built from that data.
 
-This table is the one home of mini-protocol numbers and ingress limits; the wire layer's
+This table is the one home of ingress limits; each mini-protocol's number is read from its wire codec
+(`Codec.number`), and the SDU bounds and mode bits from `conformance.wire.mux`. The wire layer's
 `MessageDemultiplexer` takes its limits from `demultiplexer_for` (the wire layer never imports this one).
 Sources: `Network.Mux.{Codec,Types,Ingress,Bearer}`, `Cardano.Network.NodeToNode` (`*ProtocolLimits`),
 `Cardano.Network.NodeToClient` (`maximumMiniProtocolLimits`) (PROTOCOLS.md sections 1.1, 1.3 and 2).
@@ -13,9 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from conformance import wire
 from conformance.wire.cbor import scan_item
 from conformance.wire.errors import DecodeError
-from conformance.wire.mux import MessageDemultiplexer
+from conformance.wire.mux import INITIATOR as MODE_INITIATOR
+from conformance.wire.mux import MAX_PAYLOAD, NODE_SDU_PAYLOAD, MessageDemultiplexer
+from conformance.wire.mux import RESPONDER as MODE_RESPONDER
 
 from . import catalogue
 from .limits import (
@@ -28,13 +32,7 @@ from .limits import (
 from .table import INITIATOR, RESPONDER
 from .violations import IngressQueueOverrun, MuxViolation, Violation
 
-MAX_SDU_PAYLOAD = 65_535
-"""The SDU length field is 16 bits; the node accepts any length up to this on receive."""
-NODE_SOCKET_SDU_SIZE = 12_288
-"""The largest payload the node *sends* over a socket bearer (`makeSocketBearer`)."""
 N2C_INGRESS_LIMIT = N2C_NODE_INGRESS_LIMIT
-MODE_INITIATOR = 0
-MODE_RESPONDER = 1
 
 
 @dataclass(frozen=True)
@@ -63,30 +61,39 @@ class MiniProtocol:
         return value
 
 
+def _declared(name: str, ingress_limit: int | None, spec_ingress_limit: int | None = None, **more: Any) -> MiniProtocol:
+    """The row of a mini-protocol the wire declares: its number is the wire codec's."""
+    number = wire.codec(name).number
+    if number is None:
+        raise ValueError(f"{name}: the wire codec declares no mini-protocol number")
+    return MiniProtocol(number, name, ingress_limit, spec_ingress_limit, **more)
+
+
 _HANDSHAKE_NOTE = f"runs before the mux starts; our demultiplexer holds {HANDSHAKE_QUEUE_BOUND:,} bytes"
 NODE_TO_NODE = (
-    MiniProtocol(0, "handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
-    MiniProtocol(2, "chain-sync", 462_000, note="1.1 x 300 x 1400"),
-    MiniProtocol(3, "block-fetch", 23_068_694, 230_686_940, note="1.1 x max(10 x 2097154, 100 x 90112)"),
-    MiniProtocol(4, "tx-submission2", 721_424, note="1.1 x 10 x (44 + 65540)"),
-    MiniProtocol(8, "keep-alive", 1_408, note="1.1 x 1280"),
-    MiniProtocol(10, "peer-sharing", 5_760, requires="peer_sharing", note="4 x 1440"),
+    _declared("handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
+    _declared("chain-sync", 462_000, note="1.1 x 300 x 1400"),
+    _declared("block-fetch", 23_068_694, 230_686_940, note="1.1 x max(10 x 2097154, 100 x 90112)"),
+    _declared("tx-submission2", 721_424, note="1.1 x 10 x (44 + 65540)"),
+    _declared("keep-alive", 1_408, note="1.1 x 1280"),
+    _declared("peer-sharing", 5_760, requires="peer_sharing", note="4 x 1440"),
+    # Peras has no wire declaration yet: these two rows are the one home of its numbers.
     MiniProtocol(16, "peras-cert-diffusion", 220_000, requires="peras_support", note="experimental, N2N v16"),
     MiniProtocol(17, "peras-vote-diffusion", 55_000, requires="peras_support", note="experimental, N2N v16"),
 )
 
 
-def _n2c(number: int, name: str, bound: int, why: str) -> MiniProtocol:
+def _n2c(name: str, bound: int, why: str) -> MiniProtocol:
     note = f"node: maxBound, effectively none; our demultiplexer holds {bound:,} bytes ({why})"
-    return MiniProtocol(number, name, N2C_INGRESS_LIMIT, note=note, bound=bound)
+    return _declared(name, N2C_INGRESS_LIMIT, note=note, bound=bound)
 
 
 NODE_TO_CLIENT = (
-    MiniProtocol(0, "n2c-handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
-    _n2c(5, "local-chain-sync", N2C_BLOCK_QUEUE_BOUND, "10 blocks"),
-    _n2c(6, "local-tx-submission", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
-    _n2c(7, "local-state-query", N2C_QUERY_QUEUE_BOUND, "whole-ledger answers of test networks"),
-    _n2c(9, "local-tx-monitor", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
+    _declared("n2c-handshake", None, note=_HANDSHAKE_NOTE, bound=HANDSHAKE_QUEUE_BOUND),
+    _n2c("local-chain-sync", N2C_BLOCK_QUEUE_BOUND, "10 blocks"),
+    _n2c("local-tx-submission", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
+    _n2c("local-state-query", N2C_QUERY_QUEUE_BOUND, "whole-ledger answers of test networks"),
+    _n2c("local-tx-monitor", N2C_TX_QUEUE_BOUND, "largeByteLimit"),
 )
 """Node-to-client: the node sets no ingress limit (`maximumMiniProtocolLimits`, 0xffffffff); `bound` is
 the documented queue our demultiplexer holds instead (limits.py)."""
@@ -213,11 +220,11 @@ class MuxChecker:
         size = len(sdu.payload)
         if size == 0:
             yield self._violation("MUX-SDU-01", "a zero-length SDU", sdu, sender)
-        if size > MAX_SDU_PAYLOAD:
-            yield self._violation("MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_SDU_PAYLOAD}", sdu, sender)
-        elif size > NODE_SOCKET_SDU_SIZE:
+        if size > MAX_PAYLOAD:
+            yield self._violation("MUX-SDU-02", f"a {size}-byte SDU payload; at most {MAX_PAYLOAD}", sdu, sender)
+        elif size > NODE_SDU_PAYLOAD:
             yield self._violation(
-                "MUX-SDU-03", f"a {size}-byte SDU; the node sends at most {NODE_SOCKET_SDU_SIZE}", sdu, sender
+                "MUX-SDU-03", f"a {size}-byte SDU; the node sends at most {NODE_SDU_PAYLOAD}", sdu, sender
             )
         own = MODE_INITIATOR if sender == INITIATOR else MODE_RESPONDER
         if sdu.mode not in (MODE_INITIATOR, MODE_RESPONDER) or (

@@ -51,7 +51,6 @@ PEER_SHARING = ProtocolTable(
     title="PeerSharing",
     prefix="PS",
     mode="node-to-node",
-    number=10,
     initial="StIdle",
     states=(
         State("StIdle", INITIATOR, bytes_(HANDSHAKE_BYTE_LIMIT)),

@@ -133,7 +133,6 @@ class ProtocolTable:
     title: str
     prefix: str
     mode: Literal["node-to-node", "node-to-client"]
-    number: int
     initial: str
     states: tuple[State, ...]
     transitions: tuple[Transition, ...]
@@ -165,6 +164,16 @@ class ProtocolTable:
         for message in self.messages:
             if len({self.state(m.source).agency for m in self.transitions if m.message == message}) != 1:
                 raise ValueError(f"{self.name}: {message} is sent by more than one side")
+
+    @property
+    def number(self) -> int:
+        """The mini-protocol number on the mux, read from the wire codec of the same name (its one home)."""
+        from conformance import wire
+
+        number = wire.codec(self.name).number
+        if number is None:
+            raise ValueError(f"{self.name}: the wire codec declares no mini-protocol number")
+        return number
 
     @cached_property
     def _states(self) -> dict[str, State]:

@@ -153,7 +153,6 @@ TX_SUBMISSION2 = ProtocolTable(
     title="TxSubmission2",
     prefix="TX",
     mode="node-to-node",
-    number=4,
     initial="StInit",
     states=(
         State("StInit", INITIATOR, bytes_(SMALL_BYTE_LIMIT, spec=5760)),

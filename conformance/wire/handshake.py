@@ -32,6 +32,9 @@ from .schema import (
 )
 
 NetworkMagic = Uint(32)
+PEER_SHARING_AND_SINCE = 13
+"""From N2N v13 peerSharing is 0|1 and negotiates as AND; v11-12 carried 0..2 (NoPeerSharing,
+PeerSharingPrivate, PeerSharingPublic)."""
 
 N2N_V7_TO_V10 = Record("network_magic" / NetworkMagic, "initiator_only" / Bool())
 N2N_V11_TO_V12 = Record(
@@ -67,9 +70,9 @@ def n2n_version_data(version: int) -> CborType | None:
         return None
     if 7 <= version <= 10:
         return N2N_V7_TO_V10
-    if 11 <= version <= 12:
+    if 11 <= version < PEER_SHARING_AND_SINCE:
         return N2N_V11_TO_V12
-    if 13 <= version <= 15:
+    if PEER_SHARING_AND_SINCE <= version <= 15:
         return N2N_V13_TO_V15
     if version == 16:
         return N2N_V16

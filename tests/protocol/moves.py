@@ -23,11 +23,11 @@ from hypothesis import Phase, find, settings
 from conformance import wire
 from conformance.protocol import Session
 from conformance.protocol.points import point_key
-from conformance.wire.handshake import N2C_VERSIONS, N2N_VERSIONS, n2c_version_data, n2n_version_data
+from conformance.wire.handshake import N2C_VERSION_BIT, N2C_VERSIONS, N2N_VERSIONS, n2c_version_data, n2n_version_data
 from conformance.wire.message import Message
 
 MAINNET = 764_824_073
-N2C_V16 = 0x8000 | 16
+N2C_V16 = N2C_VERSION_BIT | 16
 
 _FIRST_DRAW = settings(database=None, max_examples=1, phases=[Phase.generate], derandomize=True)
 

@@ -36,7 +36,7 @@ from conformance.protocol import (
     catalogue,
 )
 from conformance.wire import cbor
-from conformance.wire.handshake import n2n_version_data
+from conformance.wire.handshake import N2C_VERSION_BIT, n2n_version_data
 from conformance.wire.schema import RawCbor
 
 from .moves import BASE, CHAIN, MAINNET, TXS, encode, legal_message, point, reach, tip
@@ -515,7 +515,7 @@ BREAKERS: dict[str, Callable[..., object]] = {
     ),
     # local-state-query
     "LSQ-VERSION-01": lambda: run(
-        "local-state-query", (INI, "MsgAcquireImmutableTip", {}), version=0x8000 | 15
+        "local-state-query", (INI, "MsgAcquireImmutableTip", {}), version=N2C_VERSION_BIT | 15
     ),
     "LSQ-FAILURE-01": lambda: run(
         "local-state-query",
@@ -523,7 +523,7 @@ BREAKERS: dict[str, Callable[..., object]] = {
         bad("MsgFailure", "local-state-query", (1,), 2, RES),
     ),
     # local-tx-monitor
-    "LTM-VERSION-01": lambda: ltm((INI, "MsgGetMeasures", {}), version=0x8000 | 19),
+    "LTM-VERSION-01": lambda: ltm((INI, "MsgGetMeasures", {}), version=N2C_VERSION_BIT | 19),
     "LTM-SIZES-01": lambda: ltm(
         (INI, "MsgGetSizes", {}), bad("MsgReplyGetSizes", "local-tx-monitor", (1, 0), -1, RES)
     ),

@@ -119,21 +119,20 @@ def test_a_malformed_table_is_refused() -> None:
     states = (State("StIdle", "initiator"), State("StDone", "nobody"))
     with pytest.raises(ValueError, match="unknown state"):
         ProtocolTable(
-            "x", "X", "XX", "node-to-node", 99, "StIdle", states, (Transition("M", "StIdle", "StGone"),)
+            "x", "X", "XX", "node-to-node", "StIdle", states, (Transition("M", "StIdle", "StGone"),)
         )
     with pytest.raises(ValueError, match="terminal"):
         ProtocolTable(
-            "x", "X", "XX", "node-to-node", 99, "StIdle", states, (Transition("M", "StDone", "StIdle"),)
+            "x", "X", "XX", "node-to-node", "StIdle", states, (Transition("M", "StDone", "StIdle"),)
         )
     with pytest.raises(ValueError, match="initial"):
-        ProtocolTable("x", "X", "XX", "node-to-node", 99, "StNowhere", states, ())
+        ProtocolTable("x", "X", "XX", "node-to-node", "StNowhere", states, ())
     with pytest.raises(ValueError, match="codec rule for unknown message"):
         ProtocolTable(
             "x",
             "X",
             "XX",
             "node-to-node",
-            99,
             "StIdle",
             states,
             (Transition("M", "StIdle", "StDone"),),
@@ -141,7 +140,7 @@ def test_a_malformed_table_is_refused() -> None:
         )
     with pytest.raises(ValueError, match="listed twice"):
         ProtocolTable(
-            "x", "X", "XX", "node-to-node", 99, "StIdle", states,
+            "x", "X", "XX", "node-to-node", "StIdle", states,
             (Transition("M", "StIdle", "StDone"), Transition("M", "StIdle", "StIdle")),
         )  # fmt: skip
 
