@@ -183,7 +183,7 @@ def check_payload(vector: Vector) -> list[str]:
     return problems + check_kind(vector, item)
 
 
-def _expect_point(vector: Vector, point: cardano.Point) -> list[str]:
+def _expect_point(vector: Vector, point: cardano.ChainPoint) -> list[str]:
     info = vector.extra.get("block_info") or {}
     problems = []
     if "block_hash" in info and point.hash.hex() != info["block_hash"]:

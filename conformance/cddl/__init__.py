@@ -35,7 +35,7 @@ from .known_deviations import (
     validate_amended,
     validator_bugs,
 )
-from .mutate import mutations
+from .message_mutations import mutations
 from .pycddl_compile import CddlMismatch, accepts, pycddl_variants, validate, validate_text
 from .spec import ENV_DIR, SCHEMAS, CddlError, _rules, described, flatten_file, flattened, schema_version, spec_dir
 from .verdicts import vector_messages

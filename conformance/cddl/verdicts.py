@@ -9,7 +9,7 @@ from typing import Any
 from .. import wire
 from ..wire import cbor
 from .known_deviations import amended, deviations_for, validate_amended
-from .mutate import mutations
+from .message_mutations import mutations
 from .pycddl_compile import CddlMismatch, validate, validate_text
 from .spec import described, flattened, schema_version
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .cardano_facts import BlockInfo, block_info
 from .fields import fields_of
-from .ledger import BlockPoint, block_point
 from .limits import LARGE_BYTE_LIMIT, LONG_WAIT, SMALL_BYTE_LIMIT, bytes_, seconds
 from .points import NotAPoint, point_key, render
 from .rules import Move, Rules
@@ -31,8 +31,8 @@ class BlockFetchRules(Rules):
     def __init__(self, version: int | None = None) -> None:
         super().__init__(version)
         self.range: tuple[Any, Any] = (None, None)
-        self.first: BlockPoint | None = None
-        self.last: BlockPoint | None = None
+        self.first: BlockInfo | None = None
+        self.last: BlockInfo | None = None
         self.blocks = 0
         self.unreadable = 0
 
@@ -40,7 +40,7 @@ class BlockFetchRules(Rules):
         if move.name == "MsgRequestRange":
             yield from self.range_problems(move)
         elif move.name == "MsgBlock":
-            yield from self.block_problems(move, block_point(fields_of(move).get("block")))
+            yield from self.block_problems(move, block_info(fields_of(move).get("block")))
         elif move.name == "MsgBatchDone":
             yield from self.batch_done_problems(move)
 
@@ -61,7 +61,7 @@ class BlockFetchRules(Rules):
         except NotAPoint:
             return None, None
 
-    def block_problems(self, move: Move, point: BlockPoint | None) -> Iterator[Violation]:
+    def block_problems(self, move: Move, point: BlockInfo | None) -> Iterator[Violation]:
         if point is None:
             return
         low, high = self.bounds()
@@ -97,7 +97,7 @@ class BlockFetchRules(Rules):
             self.first = self.last = None
             self.blocks = self.unreadable = 0
         elif move.name == "MsgBlock":
-            point = block_point(fields_of(move).get("block"))
+            point = block_info(fields_of(move).get("block"))
             self.blocks += 1
             if point is None:
                 self.unreadable += 1

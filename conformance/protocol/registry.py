@@ -9,7 +9,7 @@ from .keep_alive import KEEP_ALIVE
 from .local import LOCAL_STATE_QUERY, LOCAL_TX_MONITOR, LOCAL_TX_SUBMISSION
 from .peer_sharing import PEER_SHARING
 from .table import ProtocolTable
-from .tx_submission import TX_SUBMISSION2
+from .tx_submission2 import TX_SUBMISSION2
 
 TABLES: dict[str, ProtocolTable] = {
     table.name: table

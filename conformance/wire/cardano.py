@@ -18,7 +18,9 @@ BYRON_K = 2160
 
 
 @dataclass(frozen=True)
-class Point:
+class ChainPoint:
+    """A point computed from Cardano bytes (slot, header hash); `common.Point` is how a point is encoded."""
+
     slot: int
     hash: bytes
 
@@ -30,7 +32,7 @@ def blake2b_256(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=32).digest()
 
 
-def byron_point(header_cbor: bytes, variant: int, k: int = BYRON_K) -> Point:
+def byron_point(header_cbor: bytes, variant: int, k: int = BYRON_K) -> ChainPoint:
     """Point of a Byron header given as its exact bytes; `variant` 0 = EBB, 1 = main block."""
     header, _ = decode_item(header_cbor)
     try:
@@ -42,10 +44,10 @@ def byron_point(header_cbor: bytes, variant: int, k: int = BYRON_K) -> Point:
             slot = int(epoch) * 10 * k + int(slot_in_epoch)
     except (IndexError, TypeError, ValueError):
         raise ShapeMismatch("a Byron header [magic, prev, proof, consensus, extra]", path="$[3]") from None
-    return Point(slot, blake2b_256(bytes((0x82, variant)) + header_cbor))
+    return ChainPoint(slot, blake2b_256(bytes((0x82, variant)) + header_cbor))
 
 
-def shelley_point(header_cbor: bytes) -> Point:
+def shelley_point(header_cbor: bytes) -> ChainPoint:
     """Point of a Shelley-family header `[header_body, kes_signature]`; the slot is header_body[1]."""
     header, _ = decode_item(header_cbor)
     try:
@@ -54,10 +56,10 @@ def shelley_point(header_cbor: bytes) -> Point:
         raise ShapeMismatch(
             "a header [header_body [block_no, slot, ...], signature]", path="$[0][1]"
         ) from None
-    return Point(slot, blake2b_256(header_cbor))
+    return ChainPoint(slot, blake2b_256(header_cbor))
 
 
-def header_point(header: dict[str, Any], k: int = BYRON_K) -> Point:
+def header_point(header: dict[str, Any], k: int = BYRON_K) -> ChainPoint:
     """Point of an N2N chain-sync header as decoded by the wire layer ({"era", "cbor", ...})."""
     if header["era"] == 0:
         return byron_point(bytes(header["cbor"]), header["byron_variant"], k)
@@ -98,10 +100,10 @@ def _hash_or_none(value: Any) -> bytes | None:
     return bytes(value) if isinstance(value, bytes) else None
 
 
-def block_point(block_content: bytes, k: int = BYRON_K) -> Point:
+def block_point(block_content: bytes, k: int = BYRON_K) -> ChainPoint:
     """Point of a block given as the content of its tag-24 wrapper: `[blockEraTag, block]`."""
     info = block_info(block_content, k)
-    return Point(info.slot, info.hash)
+    return ChainPoint(info.slot, info.hash)
 
 
 def gentx_id(gentx: bytes) -> dict[str, Any]:

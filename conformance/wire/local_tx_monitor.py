@@ -10,7 +10,7 @@ from __future__ import annotations
 from .codec import Codec, MessageType
 from .common import SlotNo, Tx, TxId
 from .handshake import N2C_VERSION_BIT
-from .schema import Bool, Int, MapOf, Optional, Record, Text, Uint
+from .schema import Bool, Int, MapOf, OptionalTail, Record, Text, Uint
 
 _BUSY = ("StBusyNextTx", "StBusyHasTx", "StBusyGetSizes", "StBusyGetMeasures")
 MEASURES_SINCE = 20
@@ -26,7 +26,7 @@ LOCAL_TX_MONITOR = Codec(
         MessageType("MsgAcquired", 2, "slot" / SlotNo, states=["StAcquiring"]),
         MessageType("MsgRelease", 3, states=["StAcquired"]),
         MessageType("MsgNextTx", 5, states=["StAcquired"]),
-        MessageType("MsgReplyNextTx", 6, "tx" / Optional(Tx), states=[_BUSY[0]]),
+        MessageType("MsgReplyNextTx", 6, "tx" / OptionalTail(Tx), states=[_BUSY[0]]),
         MessageType("MsgHasTx", 7, "txid" / TxId, states=["StAcquired"]),
         MessageType("MsgReplyHasTx", 8, "has" / Bool(), states=[_BUSY[1]]),
         MessageType("MsgGetSizes", 9, states=["StAcquired"]),

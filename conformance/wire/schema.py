@@ -363,15 +363,15 @@ class Embedded(CborType):
 class Record(CborType):
     """A definite-length array of named fields, decoded to a dict: `Record("slot" / Uint(), ...)`.
 
-    Trailing `Optional` fields may be absent and decode to None.
+    Trailing `OptionalTail` fields may be absent and decode to None.
     """
 
     def __init__(self, *fields: c.Renamed, cddl: str | None = None) -> None:
         super().__init__()
         self.fields: list[tuple[str, CborType]] = [(f.name, f.subcon) for f in fields]
-        self.required = sum(1 for _, kind in self.fields if not isinstance(kind, Optional))
+        self.required = sum(1 for _, kind in self.fields if not isinstance(kind, OptionalTail))
         self._arities = range(self.required, len(self.fields) + 1)
-        if any(isinstance(kind, Optional) for _, kind in self.fields[: self.required]):
+        if any(isinstance(kind, OptionalTail) for _, kind in self.fields[: self.required]):
             raise ValueError("optional fields may only stand at the end of a record")
         self.cddl = cddl or "[" + ", ".join(f"{n}: {t.describe()}" for n, t in self.fields) + "]"
 
@@ -395,10 +395,10 @@ class Record(CborType):
     def to_item(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise EncodeError(f"{path}: a dict of {[n for n, _ in self.fields]} needed")
-        missing = [n for n, k in self.fields if n not in value and not isinstance(k, Optional)]
+        missing = [n for n, k in self.fields if n not in value and not isinstance(k, OptionalTail)]
         if missing:
             raise EncodeError(f"{path}: missing fields {missing}")
-        present = [(n, k) for n, k in self.fields if not isinstance(k, Optional) or value.get(n) is not None]
+        present = [(n, k) for n, k in self.fields if not isinstance(k, OptionalTail) or value.get(n) is not None]
         items = [kind.to_item(value[name], f"{path}.{name}") for name, kind in present]
         width = getattr(value, "width", None)
         return EncodedList(items, width=width) if width is not None else items
@@ -413,7 +413,7 @@ class Record(CborType):
         return {name: kind.from_json(data.get(name)) for name, kind in self.fields}
 
 
-class Optional(CborType):
+class OptionalTail(CborType):
     """A trailing record field that may be absent (`[6] / [6, tx]`); absent decodes to None."""
 
     def __init__(self, inner: CborType) -> None:

@@ -22,7 +22,7 @@ import pytest
 from conformance import wire
 from conformance.golden import abbreviate
 from conformance.protocol import TABLES, DecodeViolation, FakeClock, Session, Violation
-from conformance.protocol.ledger import block_point, tx_id, tx_size
+from conformance.protocol.cardano_facts import block_info, tx_id, tx_size
 from conformance.vectors import load_vectors
 from conformance.wire import cbor
 from conformance.wire.handshake import N2C_VERSIONS
@@ -100,7 +100,7 @@ def block_fetch(message: Message) -> Prelude:
     if name in ("MsgRequestRange", "MsgClientDone"):
         return []
     if name == "MsgBlock":
-        found = block_point(message.fields["block"])
+        found = block_info(message.fields["block"])
         point = {"slot": found.slot, "hash": found.hash} if found is not None else CHAIN[0][0]
         return [_range(point, point), (RES, _e("block-fetch", "MsgStartBatch"))]
     if name == "MsgBatchDone":
@@ -118,7 +118,7 @@ def _range(low: Any, high: Any) -> tuple[str, bytes]:
 
 def block_fetch_stream(messages: list[Message]) -> Prelude:
     """A whole batch: request exactly the range its blocks span."""
-    points = [block_point(m.fields["block"]) for m in messages if m.name == "MsgBlock"]
+    points = [block_info(m.fields["block"]) for m in messages if m.name == "MsgBlock"]
     low, high = points[0], points[-1]
     assert low is not None and high is not None
     return [_range({"slot": low.slot, "hash": low.hash}, {"slot": high.slot, "hash": high.hash})]

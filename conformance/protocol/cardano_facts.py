@@ -1,4 +1,4 @@
-"""The little the protocol rules need to know about blocks and transactions, as lenient lookups.
+"""Cardano facts the protocol rules read from bytes (a block's point and number, a tx id and size), leniently.
 
 The Cardano facts themselves (points of every era, Byron included, and tx ids) live in
 `conformance.wire.cardano`; here they are read without raising, because a rule that cannot read a block
@@ -13,11 +13,10 @@ from conformance.wire import cardano, cbor
 from conformance.wire.common import GenTx, GenTxId
 from conformance.wire.errors import DecodeError
 
-BlockPoint = cardano.BlockInfo
-blake2b_256 = cardano.blake2b_256
+BlockInfo = cardano.BlockInfo
 
 
-def block_point(block: Any) -> BlockPoint | None:
+def block_info(block: Any) -> BlockInfo | None:
     """Point, number and predecessor of a block given as `[blockTag, block]` bytes, or None."""
     if not isinstance(block, (bytes, bytearray)):
         return None

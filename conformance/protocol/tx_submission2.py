@@ -11,8 +11,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from .cardano_facts import tx_id, tx_size, txid_key
 from .fields import fields_of
-from .ledger import tx_id, tx_size, txid_key
 from .limits import LARGE_BYTE_LIMIT, SHORT_WAIT, SMALL_BYTE_LIMIT, bytes_, seconds
 from .rules import Move, Rules
 from .table import INITIATOR, NOBODY, RESPONDER, CodecRule, Pipelining, ProtocolTable, State, Transition
