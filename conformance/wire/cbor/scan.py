@@ -1,0 +1,129 @@
+"""Well-formedness without building values: `scan_item` finds where an item ends (iteratively, so depth
+costs no stack; the reassembler and the mux use it), and `check_well_formed` validates large opaque
+payloads (blocks, transactions) at cbor2's native speed, falling back to the scanner for the verdict."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import cbor2
+
+from ..errors import MalformedCbor, TrailingBytes, TruncatedInput
+from .decode import read_argument, truncated, utf8_text
+from .head import (
+    INDEFINITE,
+    MAX_DEPTH,
+)
+
+
+def _ignore_tag_content(value: Any, *_: Any) -> None:
+    return None
+
+
+_OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 259, 260, 261, 1004, 55799)}
+"""Tags cbor2 would interpret: their content only needs to be well-formed here, not meaningful."""
+
+
+def check_well_formed(data: bytes) -> None:
+    """Raise a DecodeError unless `data` is exactly one well-formed CBOR item.
+
+    The native cbor2 decoder gives the fast yes for the common case (with a seekable stream it leaves the
+    stream exactly at the end of the item, which tells trailing bytes apart). When cbor2 says no (it also
+    refuses well-formed items whose content it would interpret), our own scanner decides and locates the
+    fault.
+    """
+    stream = io.BytesIO(data)
+    try:
+        cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
+        if stream.tell() == len(data):
+            return
+    except Exception:  # noqa: BLE001, S110 - any refusal by cbor2 is re-judged by our own scanner below
+        pass
+    end = scan_item(data)
+    if end != len(data):
+        raise TrailingBytes(f"end of input after one CBOR item ({len(data) - end} bytes left)", offset=end)
+
+
+def scan_item(data: bytes, pos: int = 0) -> int:
+    """Walk one item without building values (iterative, so depth costs no stack); return its end."""
+    end = len(data)
+    # Each frame: [items left (-1 = until break), kind (string major for chunks, -1 array/tag, -2 map), seen].
+    stack: list[list[int]] = []
+    p = pos
+    while True:
+        if p >= end:
+            raise TruncatedInput("a CBOR item", offset=p)
+        initial = data[p]
+        major = initial >> 5
+        info = initial & 0x1F
+        frame = stack[-1] if stack else None
+        if frame is not None and frame[1] >= 0:  # inside an indefinite string: chunks or break only
+            if initial == 0xFF:
+                p += 1
+                stack.pop()
+                if _item_done(stack):
+                    return p
+                continue
+            if major != frame[1] or info == INDEFINITE:
+                raise MalformedCbor(f"a definite chunk of major type {frame[1]}", offset=p)
+        if info == INDEFINITE:
+            if major == 7:
+                if frame is None or frame[0] != -1:
+                    raise MalformedCbor("a data item, not a break code", offset=p)
+                if frame[1] == -2 and frame[2] % 2:
+                    raise MalformedCbor("a value after the last map key", offset=p)
+                p += 1
+                stack.pop()
+                if _item_done(stack):
+                    return p
+                continue
+            if major in (0, 1, 6):
+                raise MalformedCbor(f"a definite argument for major type {major}", offset=p)
+            p += 1
+            if len(stack) >= MAX_DEPTH:
+                raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=p)
+            stack.append([-1, major if major in (2, 3) else (-2 if major == 5 else -1), 0])
+            continue
+        n, width, p2 = read_argument(data, p, info)
+        if major == 7 and info == 24 and n < 32:
+            raise MalformedCbor("two-byte simple value of at least 32", offset=p)
+        p = p2
+        if major in (2, 3):
+            if p + n > end:
+                raise truncated(f"{n} bytes of string", p, p + n)
+            if major == 3:
+                utf8_text(data[p : p + n], p)
+            p += n
+        elif major in (4, 5):
+            count = n if major == 4 else 2 * n
+            if count > end - p:
+                raise truncated(f"{count} items", p, p + count)
+            if count:
+                if len(stack) >= MAX_DEPTH:
+                    raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=p)
+                stack.append([count, -1, 0])
+                continue
+        elif major == 6:
+            if len(stack) >= MAX_DEPTH:
+                raise MalformedCbor(f"nesting no deeper than {MAX_DEPTH}", offset=p)
+            stack.append([1, -1, 0])
+            continue
+        if _item_done(stack):
+            return p
+
+
+def _item_done(stack: list[list[int]]) -> bool:
+    """Count one finished item against the enclosing containers; True when the outermost is complete."""
+    while stack:
+        frame = stack[-1]
+        if frame[1] >= 0:  # a chunk inside an indefinite string
+            return False
+        frame[2] += 1
+        if frame[0] == -1:
+            return False
+        frame[0] -= 1
+        if frame[0] > 0:
+            return False
+        stack.pop()
+    return True
