@@ -12,7 +12,7 @@ from hypothesis import given
 
 from conformance.vectors import load_vectors
 from conformance.wire import cbor
-from conformance.wire.errors import DecodeError, MalformedCbor, TrailingBytes, TruncatedInput
+from conformance.wire.errors import DecodeError, EncodeError, MalformedCbor, TrailingBytes, TruncatedInput
 from conformance.wire.schema import cbor_values
 
 ROUND_TRIPS = [
@@ -113,6 +113,21 @@ def test_argument_widths_come_from_the_construct_head_declaration() -> None:
     parsed = cbor.Head.parse(bytes.fromhex("1a000186a0"))
     assert (parsed.initial.major, parsed.initial.info, parsed.argument) == (0, 26, 100000)
     assert cbor.WIDTH_OF_INFO == {24: 1, 25: 2, 26: 4, 27: 8}
+
+
+@pytest.mark.parametrize("width", [None, 0, 1, 2, 4, 8])
+def test_a_head_written_alone_is_the_head_the_grammar_reads(width: int | None) -> None:
+    """encode_head (used to build mutated messages) writes what the reference grammar parses back."""
+    for n in (0, 23, 24, 255, 256, 65_535, 65_536, 2**32 - 1, 2**32, 2**64 - 1):
+        try:
+            head = cbor.encode_head(4, n, width)
+        except EncodeError:
+            assert width is not None and (n >= 24 if width == 0 else n >= 1 << (8 * width))
+            continue
+        parsed = cbor.Head.parse(head)
+        argument = parsed.initial.info if parsed.argument is None else parsed.argument
+        expected_width = cbor.shortest_width(n) if width is None else width
+        assert (parsed.initial.major, argument, len(head) - 1) == (4, n, expected_width)
 
 
 def test_nan_payload_survives_the_round_trip() -> None:

@@ -6,15 +6,6 @@ from .. import wire
 from ..wire import cbor
 
 
-def _head(major: int, n: int) -> bytes:
-    if n < 24:
-        return bytes([major << 5 | n])
-    for info, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if n < 1 << (8 * width):
-            return bytes([major << 5 | info]) + n.to_bytes(width, "big")
-    raise ValueError(n)
-
-
 def _elements(data: bytes) -> list[bytes]:
     """The exact bytes of each element of the top-level array `data` (definite or indefinite)."""
     initial = data[0]
@@ -29,7 +20,7 @@ def _elements(data: bytes) -> list[bytes]:
             out.append(data[pos:end])
             pos = end
         return out
-    width = {24: 1, 25: 2, 26: 4, 27: 8}.get(info, 0)
+    width = cbor.WIDTH_OF_INFO.get(info, 0)
     count = info if info < 24 else int.from_bytes(data[1 : 1 + width], "big")
     pos = 1 + width
     for _ in range(count):
@@ -40,7 +31,7 @@ def _elements(data: bytes) -> list[bytes]:
 
 
 def _array(elements: list[bytes]) -> bytes:
-    return _head(4, len(elements)) + b"".join(elements)
+    return cbor.encode_head(4, len(elements)) + b"".join(elements)
 
 
 def _other_major(element: bytes) -> bytes:

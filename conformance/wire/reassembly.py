@@ -13,7 +13,7 @@ import re
 from collections import deque
 from typing import Final
 
-from .cbor import MAX_DEPTH
+from .cbor import MAX_DEPTH, WIDTH_OF_INFO
 from .errors import DecodeError, MalformedCbor
 
 
@@ -37,7 +37,6 @@ class NeedData:
 NEED_DATA: Final = NeedData()
 """Returned by `next_message()` when more bytes must arrive before another message is complete."""
 
-_WIDTH = {24: 1, 25: 2, 26: 4, 27: 8}
 _ONE_BYTE_ITEMS = bytes([*range(0x00, 0x18), *range(0x20, 0x38), *range(0xE0, 0xF8)])
 """Initial bytes that are a whole item: unsigned and negative integers below 24, simple values below 24."""
 _ONE_BYTE = [i in _ONE_BYTE_ITEMS for i in range(256)]
@@ -165,7 +164,7 @@ class ItemScanner:
                 n = info
                 after = pos + 1
             elif info < 28:
-                after = pos + 1 + _WIDTH[info]
+                after = pos + 1 + WIDTH_OF_INFO[info]
                 if after > end:
                     return pos, False  # the head itself is split: read it whole next time
                 n = int.from_bytes(data[pos + 1 : after], "big")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .canonical import NonCanonical, canonicality, is_shortest
 from .decode import decode_item
-from .encode import encode_item
+from .encode import encode_head, encode_item
 from .grammar import (
     CborDocument,
     CborItem,
@@ -70,6 +70,7 @@ __all__ = [
     "check_well_formed",
     "decode_item",
     "decode_item_reference",
+    "encode_head",
     "encode_item",
     "encode_item_reference",
     "is_shortest",

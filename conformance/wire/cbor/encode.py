@@ -28,17 +28,21 @@ def encode_item(value: Any) -> bytes:
     return b"".join(out)
 
 
-def _put_head(out: list[bytes], major: int, n: int, width: int | None) -> None:
+def encode_head(major: int, n: int, width: int | None = None) -> bytes:
+    """The head of an item of `major` type with argument `n`, in `width` argument bytes (None: shortest)."""
     if width is None:
         width = shortest_width(n)
     if width == 0:
         if n >= 24:
             raise EncodeError(f"{n} does not fit in the initial byte")
-        out.append(bytes((major << 5 | n,)))
-        return
+        return bytes((major << 5 | n,))
     if n >= 1 << (8 * width) or width not in INFO_OF_WIDTH:
         raise EncodeError(f"{n} does not fit in a {width}-byte argument")
-    out.append(bytes((major << 5 | INFO_OF_WIDTH[width],)) + n.to_bytes(width, "big"))
+    return bytes((major << 5 | INFO_OF_WIDTH[width],)) + n.to_bytes(width, "big")
+
+
+def _put_head(out: list[bytes], major: int, n: int, width: int | None) -> None:
+    out.append(encode_head(major, n, width))
 
 
 def _encode(obj: Any, out: list[bytes]) -> None:
