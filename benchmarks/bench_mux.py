@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from conformance.protocol import TABLES
 from conformance.protocol import mux as table
 from conformance.wire.errors import DecodeError
 from conformance.wire.mux import HEADER_SIZE, MAX_PAYLOAD, NODE_SDU_PAYLOAD, SDU, MessageDemultiplexer, segment
@@ -36,7 +37,7 @@ from conformance.wire.mux import HEADER_SIZE, MAX_PAYLOAD, NODE_SDU_PAYLOAD, SDU
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SIZES_MB = (0.1, 1, 10, 20)
 N2N = {"initiator_only": False, "peer_sharing": 1}
-CHAIN_SYNC = 2
+CHAIN_SYNC = TABLES["chain-sync"].number
 
 
 def indefinite_array(size: int) -> bytes:

@@ -60,7 +60,14 @@ N2N_V16 = Record(
 N2C_VERSION_BIT = 0x8000
 N2C_V15_ON = Record("network_magic" / NetworkMagic, "query" / Bool())
 
-N2N_VERSIONS = tuple(range(7, 17))
+N2N_VERSION_DATA: dict[int, Record] = {
+    **dict.fromkeys(range(7, 11), N2N_V7_TO_V10),
+    **dict.fromkeys(range(11, PEER_SHARING_AND_SINCE), N2N_V11_TO_V12),
+    **dict.fromkeys(range(PEER_SHARING_AND_SINCE, 16), N2N_V13_TO_V15),
+    16: N2N_V16,
+}
+"""Every N2N version this harness knows, with the shape of its data: the one home of the N2N version set."""
+N2N_VERSIONS = tuple(N2N_VERSION_DATA)
 N2C_VERSIONS = tuple(N2C_VERSION_BIT | v for v in range(16, 24))
 """N2C v16..v23 as they appear on the wire (bit 15 set)."""
 
@@ -68,15 +75,7 @@ N2C_VERSIONS = tuple(N2C_VERSION_BIT | v for v in range(16, 24))
 def n2n_version_data(version: int) -> CborType | None:
     if isinstance(version, bool) or not isinstance(version, int):
         return None
-    if 7 <= version <= 10:
-        return N2N_V7_TO_V10
-    if 11 <= version < PEER_SHARING_AND_SINCE:
-        return N2N_V11_TO_V12
-    if PEER_SHARING_AND_SINCE <= version <= 15:
-        return N2N_V13_TO_V15
-    if version == 16:
-        return N2N_V16
-    return None
+    return N2N_VERSION_DATA.get(version)
 
 
 def n2c_version_data(version: int) -> CborType | None:
