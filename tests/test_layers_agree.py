@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance import protocol, wire
+from conformance.wire.handshake import N2N_VERSION_DATA
 
 
 @pytest.mark.parametrize("name", sorted(wire.CODECS))
@@ -35,3 +36,11 @@ def test_mini_protocol_numbers_are_distinct_within_a_mode(mode: str) -> None:
     for row in rows:
         if row.name in protocol.TABLES:
             assert protocol.TABLES[row.name].number == row.number
+
+
+def test_every_mux_requirement_names_a_declared_version_data_field() -> None:
+    """A mini-protocol that runs only when negotiated names a field of the wire's version data; a name the
+    declarations do not have would silently never enable it."""
+    declared = {name for record in N2N_VERSION_DATA.values() for name, _ in record.fields}
+    required = {row.requires for row in protocol.mux.MINI_PROTOCOLS["node-to-node"] if row.requires}
+    assert required and required <= declared
