@@ -58,6 +58,8 @@ class TxSubmissionRules(Rules):
         self.blocking = False
         self.req = 0
         self.asked: list[bytes] = []
+        # Requested ids still in the window: once acknowledged, a request for one is TX-REQTX-01, so
+        # TX-REQTX-02 needs no memory of it and the set stays within the window, however long the run.
         self.ever_asked: set[bytes] = set()
 
     @property
@@ -137,7 +139,9 @@ class TxSubmissionRules(Rules):
         fields = fields_of(move)
         if move.name == "MsgRequestTxIds":
             for _ in range(min(fields.get("ack") or 0, len(self.unacked))):
-                self.unacked.popleft()
+                acked, _ = self.unacked.popleft()
+                if acked is not None and all(txid != acked for txid, _ in self.unacked):
+                    self.ever_asked.discard(acked)  # asking for it again is TX-REQTX-01 from now on
             self.blocking, self.req = bool(fields.get("blocking")), fields.get("req") or 0
         elif move.name == "MsgReplyTxIds":
             for entry in fields.get("txids") or []:
