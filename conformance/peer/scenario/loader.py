@@ -10,6 +10,7 @@ without meeting an unknown name. No schema library: the spec below is short and 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -228,7 +229,7 @@ class _Builder:
             "wait": lambda n: Wait(n.line, _seconds(n, "wait")),
             "repeat": self._repeat,
         }
-        return build[kind](body)
+        return dataclasses.replace(build[kind](body), line=node.line)  # a step is where its "- kind:" is
 
     def _protocol(self, node: Node) -> str:
         name = _text(node, "protocol")
@@ -269,12 +270,13 @@ class _Builder:
             self._uses(body["hex"], raw)
             return Send(node.line, protocol, hex=raw, mutations=mutations, check=check)
         declaration = self._message(protocol, body["message"])
-        fields_node = body.get("fields")
-        fields = self._fields(declaration, fields_node) if fields_node is not None else {}
+        fields_node = body.get("fields", Node({}, node.file, node.line, node.column))
+        fields = self._fields(declaration, fields_node, check)
         return Send(node.line, protocol, declaration.name, fields, mutations=mutations, check=check)
 
-    def _fields(self, declaration: wire.MessageType, node: Node) -> Any:
-        """The fields as given (JSON form); names checked, and encoded once now if no variable is used."""
+    def _fields(self, declaration: wire.MessageType, node: Node, check: bool) -> Any:
+        """The fields as given (JSON form); names checked, and, if no variable is used, the message built
+        and decoded back once now: a value outside its declaration (cookie 70000) needs `check: false`."""
         if not node.is_mapping:
             raise node.error(f"fields of {declaration.name} must be a mapping")
         declared = [name for name, _ in declaration.fields]
@@ -289,9 +291,17 @@ class _Builder:
         if not list(references(fields)):
             try:
                 codec = wire.codec(declaration.protocol)
-                codec.encode(codec.from_json({"message": declaration.name, "fields": fields}))
+                data = codec.encode(codec.from_json({"message": declaration.name, "fields": fields}))
             except (KeyError, ValueError, TypeError, AttributeError, wire.EncodeError, wire.DecodeError) as exc:
                 raise node.error(f"{declaration.name} cannot be built from these fields: {exc}") from None
+            if check:
+                try:
+                    codec.decode(data, declaration.states[0] if declaration.states else None)
+                except wire.DecodeError as exc:
+                    raise node.error(
+                        f"{declaration.name} built from these fields does not fit its declaration ({exc}); "
+                        "write check: false to send it anyway"
+                    ) from None
         return fields
 
     def _mutations(self, node: Node) -> tuple[Mutation, ...]:
