@@ -37,11 +37,16 @@ def test_every_shipped_scenario_loads(path: Path) -> None:
 def test_a_loaded_scenario_has_its_header_and_steps() -> None:
     scenario = load(SCENARIOS / "keep-alive-echo.yaml")
     assert (scenario.mode, scenario.role, scenario.handshake, scenario.versions) == (
-        "node-to-node", "initiator", "auto", (14, 15, 16)
+        "node-to-node",
+        "initiator",
+        "auto",
+        (14, 15, 16),
     )
     first, second, third = scenario.steps
     assert isinstance(first, Send) and (first.protocol, first.message, first.fields) == (
-        "keep-alive", "MsgKeepAlive", {"cookie": 4242}
+        "keep-alive",
+        "MsgKeepAlive",
+        {"cookie": 4242},
     )
     assert isinstance(second, Expect) and second.capture == (("cookie", "cookie"),)
     assert second.fields == (("cookie", Equals(4242)),) and second.line == 13
@@ -93,42 +98,109 @@ MALFORMED = [
     ("name: x\ndisable: [KA-NOPE-01]\nsteps:\n" + OK_SEND, 2, "not a requirement id"),
     ("name: x\nrequirements: [KA-COOKIE-1]\nsteps:\n" + OK_SEND, 2, "not a requirement id"),
     ("name: x\nsteps:\n" + OK_SEND + "  - shout: loud\n", 4, "exactly one of send"),
-    ("name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 1}}\n    wait: 1\n", 3,
-     "got send, wait"),
-    ("name: x\nsteps:\n  - send: {protocol: keepalive, message: MsgKeepAlive}\n", 3, "'keepalive' is not a node-to-node"),
-    ("name: x\nsteps:\n  - send: {protocol: local-tx-monitor, message: MsgDone}\n", 3, "not a node-to-node mini-protocol"),
-    ("name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlivee}\n", 3, "keep-alive has no message 'MsgKeepAlivee'"),
-    ("name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      message: MsgKeepAlive\n      fields: {cokie: 1}\n", 6,
-     "MsgKeepAlive has no field 'cokie'"),
-    ("name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 70000}}\n", 3,
-     "does not fit its declaration"),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 1}}\n    wait: 1\n",
+        3,
+        "got send, wait",
+    ),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keepalive, message: MsgKeepAlive}\n",
+        3,
+        "'keepalive' is not a node-to-node",
+    ),
+    (
+        "name: x\nsteps:\n  - send: {protocol: local-tx-monitor, message: MsgDone}\n",
+        3,
+        "not a node-to-node mini-protocol",
+    ),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlivee}\n",
+        3,
+        "keep-alive has no message 'MsgKeepAlivee'",
+    ),
+    (
+        "name: x\nsteps:\n  - send:\n      protocol: keep-alive\n"
+        "      message: MsgKeepAlive\n      fields: {cokie: 1}\n",
+        6,
+        "MsgKeepAlive has no field 'cokie'",
+    ),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 70000}}\n",
+        3,
+        "does not fit its declaration",
+    ),
     ("name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive}\n", 3, "needs field 'cookie'"),
     ("name: x\nsteps:\n  - send: {protocol: keep-alive, hex: '8200zz'}\n", 3, "hex digits"),
-    ("name: x\nsteps:\n  - send: {protocol: keep-alive, hex: '820001', message: MsgDone}\n", 3, "exactly one of the two"),
-    ("name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: '${c}'}}\n", 3,
-     "${c} is used before any step captures it"),
-    ("name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n      mutate:\n"
-     "        - resplit: {sizes: [1]}\n        - truncate: {length: 1}\n", 7, "must be the last mutation"),
-    ("name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n      mutate: [{shred: {}}]\n", 6,
-     "unknown mutation 'shred'"),
-    ("name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n      mutate: [{flip: {at: 0, mask: 300}}]\n",
-     6, "flip.mask must be within 0..255"),
-    ("name: x\nsteps:\n  - expect: {protocol: keep-alive, message: MsgKeepAliveResponse, fields: {cookey: 1}}\n", 3,
-     "has no field 'cookey'"),
-    ("name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
-     "      fields: {cookie: {regex: '('}}\n", 6, "not a regular expression"),
-    ("name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
-     "      fields: {cookie: {range: [1]}}\n", 6, "range is [LOW, HIGH]"),
-    ("name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
-     "      capture: {magic: cookie}\n", 6, "predefined"),
-    ("name: x\nsteps:\n  - expect: {protocol: keep-alive, message: MsgKeepAliveResponse, within: -1}\n", 3,
-     "seconds within"),
-    ("name: x\nsteps:\n  - expect_any:\n      of:\n        - expect: {protocol: keep-alive, message: MsgKeepAliveResponse}\n"
-     "        - expect: {protocol: chain-sync, message: MsgAwaitReply}\n", 5, "all be on one mini-protocol"),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keep-alive, hex: '820001', message: MsgDone}\n",
+        3,
+        "exactly one of the two",
+    ),
+    (
+        "name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: '${c}'}}\n",
+        3,
+        "${c} is used before any step captures it",
+    ),
+    (
+        "name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n      mutate:\n"
+        "        - resplit: {sizes: [1]}\n        - truncate: {length: 1}\n",
+        7,
+        "must be the last mutation",
+    ),
+    (
+        "name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n      mutate: [{shred: {}}]\n",
+        6,
+        "unknown mutation 'shred'",
+    ),
+    (
+        "name: x\nsteps:\n  - send:\n      protocol: keep-alive\n      hex: '8200'\n"
+        "      mutate: [{flip: {at: 0, mask: 300}}]\n",
+        6,
+        "flip.mask must be within 0..255",
+    ),
+    (
+        "name: x\nsteps:\n  - expect: {protocol: keep-alive, message: MsgKeepAliveResponse, fields: {cookey: 1}}\n",
+        3,
+        "has no field 'cookey'",
+    ),
+    (
+        "name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
+        "      fields: {cookie: {regex: '('}}\n",
+        6,
+        "not a regular expression",
+    ),
+    (
+        "name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
+        "      fields: {cookie: {range: [1]}}\n",
+        6,
+        "range is [LOW, HIGH]",
+    ),
+    (
+        "name: x\nsteps:\n  - expect:\n      protocol: keep-alive\n      message: MsgKeepAliveResponse\n"
+        "      capture: {magic: cookie}\n",
+        6,
+        "predefined",
+    ),
+    (
+        "name: x\nsteps:\n  - expect: {protocol: keep-alive, message: MsgKeepAliveResponse, within: -1}\n",
+        3,
+        "seconds within",
+    ),
+    (
+        "name: x\nsteps:\n  - expect_any:\n      of:\n"
+        "        - expect: {protocol: keep-alive, message: MsgKeepAliveResponse}\n"
+        "        - expect: {protocol: chain-sync, message: MsgAwaitReply}\n",
+        5,
+        "all be on one mini-protocol",
+    ),
     ("name: x\nsteps:\n  - expect_any:\n      of:\n        - expect_close:\n", 5, "at least two alternatives"),
     ("name: x\nsteps:\n  - repeat: {times: 1001, steps: [{wait: 0}]}\n", 3, "repeat.times must be within 1..1000"),
-    ("name: x\nsteps:\n  - repeat:\n      times: 1000\n      steps:\n        - repeat: {times: 1000, steps: [{wait: 0}]}\n",
-     3, "at most 100000"),
+    (
+        "name: x\nsteps:\n  - repeat:\n      times: 1000\n      steps:\n"
+        "        - repeat: {times: 1000, steps: [{wait: 0}]}\n",
+        3,
+        "at most 100000",
+    ),
     ("name: x\nsteps:\n  - wait: forever\n", 3, "wait must be a number of seconds"),
 ]
 
@@ -144,7 +216,10 @@ def test_a_malformed_scenario_names_its_file_and_line(text: str, line: int, word
 
 
 def test_a_value_outside_its_declaration_loads_when_the_check_is_off() -> None:
-    text = "name: x\nsteps:\n  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 70000}, check: false}\n"
+    text = (
+        "name: x\nsteps:\n"
+        "  - send: {protocol: keep-alive, message: MsgKeepAlive, fields: {cookie: 70000}, check: false}\n"
+    )
     send = loads(text).steps[0]
     assert isinstance(send, Send) and send.fields == {"cookie": 70000} and not send.check
 

@@ -130,7 +130,11 @@ class LoopbackNode:
                         await end.write(protocol, payload)
                         if reply.name == "MsgRefuse":
                             return
-                    if message.name == "MsgProposeVersions" and self.faults.get("close_on_refuse") and end.version is None:
+                    if (
+                        message.name == "MsgProposeVersions"
+                        and self.faults.get("close_on_refuse")
+                        and end.version is None
+                    ):
                         return
         except wire.DecodeError as exc:  # malformed bytes: the node closes the connection
             self.closed_by_us.append(f"decode: {type(exc).__name__}")
@@ -150,7 +154,11 @@ class LoopbackNode:
                 reason = {"kind": "Refused", "version": common[-1], "message": "network magic mismatch"}
             else:
                 data = version_data(common[-1], self.magic, bool(proposed[common[-1]].get("initiator_only")))
-                return [codec.from_json({"message": "MsgAcceptVersion", "fields": {"version": common[-1], "version_data": data}})]
+                return [
+                    codec.from_json(
+                        {"message": "MsgAcceptVersion", "fields": {"version": common[-1], "version_data": data}}
+                    )
+                ]
             if self.faults.get("close_on_refuse"):
                 return []
             return [codec.from_json({"message": "MsgRefuse", "fields": {"reason": reason}})]
@@ -188,7 +196,9 @@ class LoopbackConnection:
         connection = cls(_Endpoint(reader, writer, "initiator"), spec)
         if spec.handshake == "auto":
             table = {v: version_data(v, spec.magic, True) for v in spec.versions}
-            propose = wire.codec("handshake").from_json({"message": "MsgProposeVersions", "fields": {"versions": table}})
+            propose = wire.codec("handshake").from_json(
+                {"message": "MsgProposeVersions", "fields": {"versions": table}}
+            )
             await connection.send("handshake", propose)
             reply = await connection.receive("handshake", 5.0)
             if reply.name != "MsgAcceptVersion":
@@ -209,7 +219,9 @@ class LoopbackConnection:
                         return
                     if message is not None:
                         if message.name == "MsgAcceptVersion":
-                            self.negotiated = Negotiated("node-to-node", message.fields["version"], message.fields["version_data"])
+                            self.negotiated = Negotiated(
+                                "node-to-node", message.fields["version"], message.fields["version_data"]
+                            )
                         self._queues[protocol].put_nowait(message)
         except (wire.DecodeError, ConnectionError) as exc:
             why = f"{type(exc).__name__}: {exc}"
@@ -278,7 +290,9 @@ def opener_for(node: LoopbackNode) -> Callable[[ConnectionSpec], Any]:
 
 
 def _spec(**changes: Any) -> ConnectionSpec:
-    base: dict[str, Any] = dict(mode="node-to-node", role="initiator", handshake="auto", versions=(14, 15, 16), magic=764824073)
+    base: dict[str, Any] = dict(
+        mode="node-to-node", role="initiator", handshake="auto", versions=(14, 15, 16), magic=764824073
+    )
     base.update(changes)
     return ConnectionSpec(**base)
 

@@ -183,8 +183,13 @@ def test_the_script_command_prints_the_result_and_returns_its_exit_code(tmp_path
         async with LoopbackNode() as node:
             out = io.StringIO()
             code = await asyncio.to_thread(
-                command.script, file, peer=f"127.0.0.1:{node.port}", transcript=tmp_path, as_json=as_json,
-                opener=opener_for(node), out=out,
+                command.script,
+                file,
+                peer=f"127.0.0.1:{node.port}",
+                transcript=tmp_path,
+                as_json=as_json,
+                opener=opener_for(node),
+                out=out,
             )
             return code, out.getvalue()
 

@@ -282,7 +282,9 @@ class _Builder:
         declared = [name for name, _ in declaration.fields]
         for key, value in node.value.items():
             if key not in declared:
-                raise value.error(f"{declaration.name} has no field {key!r}; its fields: {', '.join(declared) or 'none'}")
+                raise value.error(
+                    f"{declaration.name} has no field {key!r}; its fields: {', '.join(declared) or 'none'}"
+                )
         fields = node.plain()
         self._uses(node, fields)
         missing = [name for name in declared if name not in fields]
@@ -310,7 +312,7 @@ class _Builder:
         for index, item in enumerate(items):
             if not item.is_mapping or len(item.value) != 1:
                 raise item.error(f"a mutation is a one-key mapping, one of: {', '.join(MUTATIONS)}")
-            (name, params_node), = item.value.items()
+            ((name, params_node),) = item.value.items()
             if name not in MUTATIONS:
                 raise item.error(f"unknown mutation {name!r}; known: {', '.join(MUTATIONS)}")
             spec = MUTATIONS[name]
@@ -358,7 +360,9 @@ class _Builder:
     def _field_path(self, declaration: wire.MessageType, node: Node, path: str) -> str:
         declared = [name for name, _ in declaration.fields]
         if not path or path.split(".")[0] not in declared:
-            raise node.error(f"{declaration.name} has no field {path.split('.')[0]!r}; its fields: {', '.join(declared) or 'none'}")
+            raise node.error(
+                f"{declaration.name} has no field {path.split('.')[0]!r}; its fields: {', '.join(declared) or 'none'}"
+            )
         return path
 
     def _matchers(self, declaration: wire.MessageType, node: Node) -> tuple[tuple[str, m.Matcher], ...]:
@@ -376,7 +380,7 @@ class _Builder:
             plain = node.plain()
             self._uses(node, plain)
             return m.Equals(plain)
-        (keyword, argument), = value.items()
+        ((keyword, argument),) = value.items()
         self._uses(argument, argument.plain())
         if keyword == "equals":
             return m.Equals(argument.plain())
@@ -398,7 +402,9 @@ class _Builder:
             if len(bounds) != 2:
                 raise argument.error("range is [LOW, HIGH] (null for no bound)")
             for bound in bounds:
-                if bound.value is not None and (isinstance(bound.value, bool) or not isinstance(bound.value, (int, float))):
+                if bound.value is not None and (
+                    isinstance(bound.value, bool) or not isinstance(bound.value, (int, float))
+                ):
                     if not list(references(bound.value)):
                         raise bound.error(f"a range bound must be a number or null, not {bound.value!r}")
             return m.Range(bounds[0].value, bounds[1].value)

@@ -32,9 +32,13 @@ class Spec:
 
 
 MUTATIONS: dict[str, Spec] = {
-    "flip": Spec({"at": ("int", True), "mask": ("byte", False)}, lambda d, at, mask=0xFF: byte_mutators.flip(d, at, mask)),
+    "flip": Spec(
+        {"at": ("int", True), "mask": ("byte", False)}, lambda d, at, mask=0xFF: byte_mutators.flip(d, at, mask)
+    ),
     "truncate": Spec({"length": ("int", True)}, lambda d, length: byte_mutators.truncate(d, length)),
-    "insert": Spec({"at": ("int", True), "byte": ("byte", True)}, lambda d, at, byte: byte_mutators.insert(d, at, byte)),
+    "insert": Spec(
+        {"at": ("int", True), "byte": ("byte", True)}, lambda d, at, byte: byte_mutators.insert(d, at, byte)
+    ),
     "duplicate": Spec(
         {"start": ("int", True), "end": ("int", True), "at": ("int", True)},
         lambda d, start, end, at: byte_mutators.duplicate(d, start, end, at),
@@ -60,8 +64,10 @@ class Mutation:
         spec = MUTATIONS[self.name]
         if spec.apply is None:
             raise ValueError("resplit is applied by cutting SDUs, not to bytes")
-        args = {key: _offset(value, len(data), self.name, key) if spec.params[key][0] == "int" else value
-                for key, value in self.params.items()}
+        args = {
+            key: _offset(value, len(data), self.name, key) if spec.params[key][0] == "int" else value
+            for key, value in self.params.items()
+        }
         return spec.apply(data, **args)
 
 

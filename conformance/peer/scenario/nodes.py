@@ -52,7 +52,9 @@ def compose(text: str, file: str) -> Node:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
         column = None if mark is None else mark.column + 1
-        raise ScenarioFormatError(f"not valid YAML: {exc.problem or exc}", file=file, line=line, column=column) from None
+        raise ScenarioFormatError(
+            f"not valid YAML: {exc.problem or exc}", file=file, line=line, column=column
+        ) from None
     except yaml.YAMLError as exc:
         raise ScenarioFormatError(f"not valid YAML: {exc}", file=file) from None
     if root is None:

@@ -204,13 +204,15 @@ class _Run:
         protocol = messages[0].protocol
         try:
             received = await self.connection.receive(protocol, within)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return FAILED, f"nothing arrived on {protocol} within {within:g} s"
         except CLOSED as exc:
             if close:
                 return PASSED, f"closed: {exc}"
             return FAILED, f"the connection closed instead: {exc}"
-        fields = wire.codec(protocol).to_json(received)["fields"] if received.name in wire.codec(protocol).messages else {}
+        fields = (
+            wire.codec(protocol).to_json(received)["fields"] if received.name in wire.codec(protocol).messages else {}
+        )
         reasons = []
         for expectation in messages:
             reason = self._mismatch(expectation, received, fields)

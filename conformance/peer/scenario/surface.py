@@ -33,8 +33,11 @@ class ScriptedConnection(Protocol):
     """What the runner uses of a connection: send, send_sdu, receive, wait_closed, close, violations,
     negotiated. (The peer's Connection has more; the runner needs only these.)"""
 
-    negotiated: Any  # conformance.peer.agent.Negotiated | None
-    violations: list[Any]  # the REMOTE's violations (conformance.protocol.Violation)
+    @property
+    def negotiated(self) -> Any: ...  # conformance.peer.agent.Negotiated | None, after the handshake
+
+    @property
+    def violations(self) -> list[Any]: ...  # the REMOTE's violations (conformance.protocol.Violation)
 
     async def send(self, protocol: str, message: Message | bytes, *, check: bool = True) -> None: ...
 
