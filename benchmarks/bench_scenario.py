@@ -82,7 +82,8 @@ def main() -> None:
     lines = ["# Scenario benchmark", "", f"{figures['date']}, Python {figures['python']}", ""]
     lines += ["| scenario | load and validate (ms) |", "|---|---|"]
     lines += [f"| {name} | {ms:.2f} |" for name, ms in figures["load_ms"].items()]
-    lines += ["", f"Keep-alive round trips through the runner over loopback: {figures['keep_alive_rounds_per_s']:,.0f}/s"]
+    rate = figures["keep_alive_rounds_per_s"]
+    lines += ["", f"Keep-alive round trips through the runner over loopback: {rate:,.0f}/s"]
     lines += [f"({times} rounds, one `repeat`)."]
     (RESULTS_DIR / "scenario.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -199,3 +199,22 @@ def test_the_script_command_prints_the_result_and_returns_its_exit_code(tmp_path
     assert json.loads((tmp_path / "keep-alive-echo.result.json").read_text())["verdict"] == "pass"
     code, text = asyncio.run(serve_and_run(SCENARIOS / "handshake-accept.yaml", False))
     assert code == 0 and text.rstrip().endswith("verdict: pass")
+
+
+def test_a_fault_of_the_connection_code_is_an_error_not_a_pass() -> None:
+    class Broken:
+        negotiated = None
+        violations: list[Any] = []
+
+        async def send(self, protocol: str, message: Any, *, check: bool = True) -> None:
+            raise RuntimeError("bug in the peer")
+
+        async def close(self) -> None:
+            return None
+
+    async def open_broken(spec: Any) -> Any:
+        return Broken()
+
+    result = asyncio.run(run(load(SCENARIOS / "keep-alive-echo.yaml"), open_broken))
+    assert result.verdict == "error" and result.exit_code == 2
+    assert result.error == "the run stopped: RuntimeError: bug in the peer"

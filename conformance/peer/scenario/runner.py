@@ -65,6 +65,8 @@ async def run(
         return result
     try:
         await run_on(scenario, connection, result, variables={"magic": spec.magic}, role=spec.role)
+    except Exception as exc:  # a fault of the peer's code, not of the remote: reported, never a pass
+        result.error = f"the run stopped: {type(exc).__name__}: {exc}"
     finally:
         try:
             await connection.close()
