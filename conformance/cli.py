@@ -92,6 +92,21 @@ def _vectors_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_script(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `script` subcommand: run a scenario file (conformance/peer/scenario, docs/scenarios.md)."""
+    from .peer.scenario import command
+
+    script = commands.add_parser("script", help="run a scenario file (docs/scenarios.md) against a peer")
+    script.add_argument("file", type=Path, help="a scenario YAML file, e.g. peers/scenarios/keep-alive-echo.yaml")
+    where = script.add_mutually_exclusive_group()
+    where.add_argument("--peer", metavar="HOST:PORT", help="connect to this peer (scenarios with role initiator)")
+    where.add_argument("--listen", metavar="HOST:PORT", help="listen here for one peer (role responder)")
+    script.add_argument("--magic", type=command.magic, default=None, help="network magic (default: the scenario's)")
+    script.add_argument("--transcript", type=Path, default=None, metavar="DIR", help="write transcripts and the result")
+    script.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    script.set_defaults(run=command.run_from_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = vector_commands.add_parser("check", help="decode and re-encode every golden vector")
     check.add_argument("--dir", type=Path, default=None, help="a folder of vector files (default: the golden vectors)")
     check.set_defaults(run=_vectors_check)
+    _add_script(commands)
     return parser
 
 
