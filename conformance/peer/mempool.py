@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .txwire import ERAS, DecodeError, GenTx, Tag, blake2b_256, decode_item, encode_item
 
@@ -28,7 +28,7 @@ TxKey = tuple[int, bytes]
 """(era index, 32-byte id): how a transaction is found, whatever the encoding of its GenTxId."""
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     """Why `Mempool.add` refused a transaction."""
 
     DUPLICATE = "duplicate"

@@ -18,7 +18,6 @@ from conformance.wire.local_tx_monitor import MEASURES_SINCE
 from conformance.wire.message import Message
 
 
-
 def plain_version(version: int | None) -> int | None:
     """A node-to-client version number without the handshake's bit 15 (32784 -> 16)."""
     return None if version is None else version & ~N2C_VERSION_BIT

@@ -7,6 +7,7 @@ import pytest
 from conformance.peer.agent import Finish, Negotiated, Send
 from conformance.peer.mempool import Mempool, golden_transactions
 from conformance.peer.tx_submission import TxSubmissionInbound, TxSubmissionOutbound
+from conformance.wire.message import Message
 
 from .txlocal_loop import Loop
 
@@ -60,7 +61,7 @@ def test_every_transaction_crosses_within_the_window(window: int, max_ids: int, 
     loop.start()
     assert [t.txid for t in receiver.mempool] == [t.txid for t in outbound.mempool]
     outstanding, peak = 0, 0
-    for sender, message in loop.trace:
+    for _sender, message in loop.trace:
         if message.name == "MsgRequestTxIds":
             outstanding -= message.fields["ack"]
             assert outstanding >= 0 and outstanding + message.fields["req"] <= window
@@ -142,10 +143,10 @@ def test_each_fault_switch_breaks_its_rule(fault: str, requirement: str) -> None
 def test_the_outbound_side_refuses_what_the_node_refuses() -> None:
     outbound = TxSubmissionOutbound(Mempool(GOLDEN[:2]), N2N)
     outbound.start()
-    from conformance.wire.message import Message
 
     def request(**f: object) -> list[object]:
-        return list(TxSubmissionOutbound(Mempool(GOLDEN[:2]), N2N).on_message(Message("tx-submission2", "MsgRequestTxIds", dict(f))))
+        fresh = TxSubmissionOutbound(Mempool(GOLDEN[:2]), N2N)
+        return list(fresh.on_message(Message("tx-submission2", "MsgRequestTxIds", dict(f))))
 
     assert request(blocking=True, ack=0, req=0) == [Finish("ProtocolErrorRequestedNothing")]
     assert request(blocking=False, ack=0, req=0) == [Finish("ProtocolErrorRequestedNothing")]
