@@ -46,8 +46,8 @@ class LocalTxSubmissionServer:
     ) -> None:
         self.mempool = mempool
         self.reject_reason = reject_reason
-        self.accepted: list[bytes] = []
-        self.rejected: list[tuple[bytes, Admission]] = []
+        self.accepted = 0
+        self.rejected = 0
 
     def start(self) -> Sequence[Action]:
         return []
@@ -63,9 +63,9 @@ class LocalTxSubmissionServer:
         tx = bytes(message.fields["tx"])
         admission = self.mempool.add(tx)
         if admission.accepted:
-            self.accepted.append(tx)
+            self.accepted += 1
             return [Send(Message(PROTOCOL, "MsgAcceptTx", {}))]
-        self.rejected.append((tx, admission))
+        self.rejected += 1
         return [Send(Message(PROTOCOL, "MsgRejectTx", {"reason": self.reject_reason(tx, admission)}))]
 
 

@@ -15,9 +15,14 @@ It asks for ids while the window has room and the last reply was not empty (non-
 unacknowledged), then for the bodies of the announced ids it does not have (`max_txs` per request), adds
 them to its mempool, acknowledges every id it is done with, and asks with a blocking request (acking all)
 only when nothing stays unacknowledged. Defaults are the node's V1 logic: window 10, 3 ids and 2 txs per
-request. Fault switches (constructor options, each used once, default off) make it break one rule on
-purpose, for the fault zoo: `ack_too_many` (TX-ACK-01), `over_window` (TX-WINDOW-01), `blocking_with_unacked`
-(TX-BLOCK-01), `nonblocking_when_idle` (TX-BLOCK-02), `request_unannounced` (TX-REQTX-01).
+request. Like the node, it ends on more ids than it asked for (ProtocolErrorTxIdsNotRequested) and on a
+transaction it did not ask for (ProtocolErrorTxNotRequested).
+
+Fault switches, for the fault zoo: constructor options, default off, each used once at its first chance.
+Inbound: `ack_too_many` (TX-ACK-01), `over_window` (TX-WINDOW-01), `blocking_with_unacked` (TX-BLOCK-01),
+`nonblocking_when_idle` (TX-BLOCK-02), `request_unannounced` (TX-REQTX-01). Outbound: `reply_too_many`
+(TX-REPLY-02: one id more than requested), `send_unrequested` (TX-REPLYTX-01: a transaction nobody asked
+for), `wrong_size` (TX-SIZE-01, a SHOULD: an announced size 33 bytes off).
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .agent import Action, After, BehaviourFactory, Finish, Negotiated, Send
-from .mempool import Mempool, MempoolTx, TxKey, txid_key
-from .txwire import MAX_UNACKED, Message, encode_item
+from .mempool import MalformedTx, Mempool, MempoolTx, TxKey, identify, txid_key
+from .txwire import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED, Message, encode_item
 
 PROTOCOL = "tx-submission2"
 NODE_MAX_IDS = 3
@@ -38,6 +43,11 @@ NODE_MAX_TXS = 2
 """Transactions the node's inbound V1 logic asks for at a time (`maxTxToRequest`)."""
 POLL_SECONDS = 1.0
 """How often a held blocking request looks at the shared mempool again (before the time scale)."""
+
+
+def _switched(**switches: bool) -> set[str]:
+    """The names of the fault switches that are on."""
+    return {name for name, on in switches.items() if on}
 
 
 def _message(name: str, **fields: Any) -> Message:
@@ -61,8 +71,12 @@ class TxSubmissionOutbound:
         *,
         window: int = MAX_UNACKED,
         poll_interval: float = POLL_SECONDS,
+        reply_too_many: bool = False,
+        wrong_size: bool = False,
+        send_unrequested: bool = False,
     ) -> None:
         self.mempool = mempool
+        self.faults = _switched(reply_too_many=reply_too_many, wrong_size=wrong_size, send_unrequested=send_unrequested)
         self.window = window
         self.poll_interval = poll_interval * _scale(negotiated)
         self.unacked: deque[MempoolTx] = deque()
@@ -131,7 +145,7 @@ class TxSubmissionOutbound:
             return self._error("ProtocolErrorRequestedNothing")
         if not self.unacked:
             return self._error("ProtocolErrorRequestNonBlocking")
-        return [self._reply_ids(self.mempool.after(self.last_ticket, req))]
+        return [self._reply_ids(self._fresh(req))]
 
     def _request_txs(self, txids: list[Any]) -> Sequence[Action]:
         keys: list[TxKey] = []
@@ -149,23 +163,41 @@ class TxSubmissionOutbound:
             held = self.mempool.get(announced.txid)
             if held is not None:  # gone from the mempool: left out, as the node does
                 txs.append(held.tx)
+        if "send_unrequested" in self.faults:
+            extra = [t.tx for t in self.mempool.after(0) if t.key not in keys][:1]
+            if extra:
+                self.faults.discard("send_unrequested")
+                txs += extra
         self.sent_txs += len(txs)
         return [Send(_message("MsgReplyTxs", txs=txs))]
 
     # -- replies ----------------------------------------------------------------------------------
 
+    def _fresh(self, req: int) -> list[MempoolTx]:
+        """The next `req` transactions to announce (one more, once, with `reply_too_many`)."""
+        fresh = self.mempool.after(self.last_ticket, req + 1 if "reply_too_many" in self.faults else req)
+        if len(fresh) > req:
+            self.faults.discard("reply_too_many")
+        return fresh
+
     def _reply_ids(self, fresh: list[MempoolTx]) -> Send:
+        announced = []
         for entry in fresh:
             self.unacked.append(entry)
             self.requestable[entry.key] = entry
             self.last_ticket = entry.ticket
-        return Send(_message("MsgReplyTxIds", txids=[{"txid": e.txid, "size": e.size} for e in fresh]))
+            size = entry.size
+            if "wrong_size" in self.faults:
+                self.faults.discard("wrong_size")
+                size += MAX_TX_SIZE_DISCREPANCY + 1
+            announced.append({"txid": entry.txid, "size": size})
+        return Send(_message("MsgReplyTxIds", txids=announced))
 
     def _release(self) -> list[Action]:
         """Answer a held blocking request when the mempool has something new."""
         if self.held is None or self.done:
             return []
-        fresh = self.mempool.after(self.last_ticket, self.held)
+        fresh = self._fresh(self.held)
         if not fresh:
             return []
         self.held = None
@@ -193,6 +225,13 @@ class _Announced:
     key: TxKey | None
     size: int
     state: str  # "new" (to request), "asked" (requested), "done" (received, known, or not returned)
+
+
+def _key_of(tx: bytes) -> TxKey | None:
+    try:
+        return identify(tx).key
+    except MalformedTx:
+        return None
 
 
 _UNANNOUNCED = encode_item([6, bytes(32)])
@@ -225,22 +264,22 @@ class TxSubmissionInbound:
         self.window = window
         self.max_ids = max_ids
         self.max_txs = max_txs
-        self.faults = {
-            name
-            for name, on in (
-                ("ack_too_many", ack_too_many),
-                ("over_window", over_window),
-                ("blocking_with_unacked", blocking_with_unacked),
-                ("nonblocking_when_idle", nonblocking_when_idle),
-                ("request_unannounced", request_unannounced),
-            )
-            if on
-        }
+        self.faults = _switched(
+            ack_too_many=ack_too_many,
+            over_window=over_window,
+            blocking_with_unacked=blocking_with_unacked,
+            nonblocking_when_idle=nonblocking_when_idle,
+            request_unannounced=request_unannounced,
+        )
         self.unacked: deque[_Announced] = deque()
+        self.asked_ids = 0
+        """The `req` of the last MsgRequestTxIds."""
         self.more_ids = False
         """The last MsgReplyTxIds was not empty: the outbound side may have more."""
-        self.received: list[bytes] = []
-        self.rejected: list[bytes] = []
+        self.received = 0
+        """Transactions received and admitted to the mempool."""
+        self.refused = 0
+        """Transactions received that the mempool refused (duplicates, over capacity, ...)."""
 
     def start(self) -> Sequence[Action]:
         return []  # the outbound side speaks first (MsgInit)
@@ -254,13 +293,19 @@ class TxSubmissionInbound:
             return self._next()
         if message.name == "MsgReplyTxIds":
             entries = list(fields.get("txids") or [])
+            if len(entries) > self.asked_ids:
+                return [Finish("ProtocolErrorTxIdsNotRequested")]
             for entry in entries:
                 self._announce(bytes(entry["txid"]), int(entry["size"]))
             self.more_ids = bool(entries)
             return self._next()
         if message.name == "MsgReplyTxs":
-            for tx in fields.get("txs") or []:
-                self._receive(bytes(tx))
+            txs = [bytes(tx) for tx in fields.get("txs") or []]
+            asked = {a.key for a in self.unacked if a.state == "asked"}
+            if any(_key_of(tx) not in asked for tx in txs):
+                return [Finish("ProtocolErrorTxNotRequested")]
+            for tx in txs:
+                self._receive(tx)
             for announced in self.unacked:
                 if announced.state == "asked":
                     announced.state = "done"  # not returned: the outbound side no longer has it
@@ -285,8 +330,10 @@ class TxSubmissionInbound:
         self.unacked.append(_Announced(txid, key, size, state))
 
     def _receive(self, tx: bytes) -> None:
-        admission = self.mempool.add(tx)
-        (self.received if admission.accepted else self.rejected).append(tx)
+        if self.mempool.add(tx).accepted:
+            self.received += 1
+        else:
+            self.refused += 1
 
     def _done_prefix(self) -> int:
         count = 0
@@ -333,6 +380,7 @@ class TxSubmissionInbound:
         for _ in range(min(ack, len(self.unacked))):
             self.unacked.popleft()
         self.more_ids = False
+        self.asked_ids = req
         return [Send(_message("MsgRequestTxIds", blocking=blocking, ack=ack, req=req))]
 
 

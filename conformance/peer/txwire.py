@@ -6,7 +6,7 @@ changes. Nothing here decides anything; it only names what the behaviours need.
 
 from __future__ import annotations
 
-from conformance.protocol.tx_submission import MAX_UNACKED
+from conformance.protocol.tx_submission import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED
 from conformance.wire import decode, encode
 from conformance.wire.cardano import Point, blake2b_256, gentx_id
 from conformance.wire.cbor import Tag, decode_item, encode_item
@@ -26,6 +26,7 @@ def plain_version(version: int | None) -> int | None:
 __all__ = [
     "ERAS",
     "IMMUTABLE_TIP_SINCE",
+    "MAX_TX_SIZE_DISCREPANCY",
     "MAX_UNACKED",
     "MEASURES_SINCE",
     "N2C_VERSION_BIT",

@@ -166,3 +166,25 @@ def test_offer_announces_in_arrival_order() -> None:
     assert [t.tx for t in loop.sides["responder"].mempool] == GOLDEN[:6]
     assert all(isinstance(a, Send) for a in outbound.offer(GOLDEN[0])) and outbound.offer(GOLDEN[0]) == []
     loop.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("fault", "requirement", "error"),
+    [
+        ("reply_too_many", "TX-REPLY-02", "ProtocolErrorTxIdsNotRequested"),
+        ("send_unrequested", "TX-REPLYTX-01", "ProtocolErrorTxNotRequested"),
+    ],
+)
+def test_each_outbound_fault_switch_breaks_its_rule(fault: str, requirement: str, error: str) -> None:
+    outbound = TxSubmissionOutbound(Mempool(GOLDEN), N2N, **{fault: True})  # type: ignore[arg-type]
+    loop = Loop("tx-submission2", outbound, TxSubmissionInbound(Mempool(), N2N), 14).start()
+    assert loop.requirements == [requirement]
+    assert loop.finished["responder"] == error
+
+
+def test_a_wrong_announced_size_is_a_warning() -> None:
+    outbound = TxSubmissionOutbound(Mempool(GOLDEN[3:6]), N2N, wrong_size=True)
+    loop = Loop("tx-submission2", outbound, TxSubmissionInbound(Mempool(), N2N), 14).start()
+    assert loop.session.violations == []
+    assert [w.requirement for w in loop.session.warnings] == ["TX-SIZE-01"]
+    assert len(loop.sides["responder"].mempool) == 3
