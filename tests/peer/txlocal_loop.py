@@ -90,3 +90,19 @@ class Loop:
     def assert_clean(self) -> None:
         assert self.session.violations == [], self.session.violations
         assert self.session.warnings == [], self.session.warnings
+
+
+def feed(behaviour: Any, messages: Sequence[Message], timers: Sequence[str] = ()) -> list[Action]:
+    """Hand a behaviour every message (whatever its state) and fire timers: only actions may come back,
+    and every message it sends must encode."""
+    out: list[Action] = list(behaviour.start())
+    for message in messages:
+        out += behaviour.on_message(message)
+    for token in timers:
+        out += behaviour.on_timer(token)
+    for action in out:
+        assert isinstance(action, (Send, After, Finish)), action
+        if isinstance(action, Send):
+            assert action.message.protocol == behaviour.protocol
+            wire.encode(action.message)
+    return out
