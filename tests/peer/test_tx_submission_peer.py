@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.peer.agent import Finish, Negotiated, Send
-from conformance.peer.mempool import Mempool, golden_transactions
+from conformance.peer.mempool import Mempool, golden_transactions, identify
 from conformance.peer.tx_submission import TxSubmissionInbound, TxSubmissionOutbound
 from conformance.wire.message import Message
 
@@ -188,3 +190,40 @@ def test_a_wrong_announced_size_is_a_warning() -> None:
     assert loop.session.violations == []
     assert [w.requirement for w in loop.session.warnings] == ["TX-SIZE-01"]
     assert len(loop.sides["responder"].mempool) == 3
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("offer"), st.integers(0, len(GOLDEN) - 1)),
+        st.tuples(st.just("add"), st.integers(0, len(GOLDEN) - 1)),
+        st.tuples(st.just("remove"), st.integers(0, len(GOLDEN) - 1)),
+        st.tuples(st.just("poll"), st.just(0)),
+    ),
+    max_size=30,
+)
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 5), OPERATIONS)
+def test_any_interleaving_of_arrivals_keeps_the_session_clean(
+    window: int, max_ids: int, max_txs: int, operations: list[tuple[str, int]]
+) -> None:
+    outbound = TxSubmissionOutbound(Mempool(), N2N, window=window)
+    receiver = TxSubmissionInbound(Mempool(), N2N, window=window, max_ids=max_ids, max_txs=max_txs)
+    loop = Loop("tx-submission2", outbound, receiver, 14, window=window).start()
+    for operation, index in operations:
+        if operation == "offer":
+            loop.act("initiator", outbound.offer(GOLDEN[index]))
+        elif operation == "add":
+            outbound.mempool.add(GOLDEN[index])
+        elif operation == "remove":
+            outbound.mempool.remove(identify(GOLDEN[index]).txid)
+        elif loop.timers["initiator"]:
+            loop.fire("initiator")
+    while loop.timers["initiator"] and outbound.mempool.after(outbound.last_ticket):
+        loop.fire("initiator")
+    loop.assert_clean()
+    # everything still in the sender's mempool has crossed; nothing crossed that was never there
+    assert {t.key for t in outbound.mempool} <= {t.key for t in receiver.mempool}
+    assert {t.key for t in receiver.mempool} <= {identify(tx).key for tx in GOLDEN}
+    loop.act("initiator", outbound.stop())
+    assert loop.session.done
