@@ -236,10 +236,12 @@ class Mempool:
 
     # -- changes ----------------------------------------------------------------------------------
 
-    def add(self, gentx: bytes) -> Admission:
-        """Add a GenTx at the end; refused when malformed, unsupported, already held, or over capacity."""
+    def add(self, gentx: bytes, identified: Identified | None = None) -> Admission:
+        """Add a GenTx at the end; refused when malformed, unsupported, already held, or over capacity.
+
+        `identified` is `identify(gentx)` when the caller has computed it already (it is not checked)."""
         try:
-            found = identify(gentx)
+            found = identified if identified is not None else identify(gentx)
         except MalformedTx as refused:
             return Admission(None, refused.reason, refused.era)
         if found.key in self._by_key:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .agent import Action, After, BehaviourFactory, Finish, Negotiated, Send
-from .mempool import MalformedTx, Mempool, MempoolTx, TxKey, identify, txid_key
+from .mempool import Identified, MalformedTx, Mempool, MempoolTx, TxKey, identify, txid_key
 from .txwire import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED, Message, encode_item
 
 PROTOCOL = "tx-submission2"
@@ -227,9 +227,9 @@ class _Announced:
     state: str  # "new" (to request), "asked" (requested), "done" (received, known, or not returned)
 
 
-def _key_of(tx: bytes) -> TxKey | None:
+def _identified(tx: bytes) -> Identified | None:
     try:
-        return identify(tx).key
+        return identify(tx)
     except MalformedTx:
         return None
 
@@ -300,12 +300,12 @@ class TxSubmissionInbound:
             self.more_ids = bool(entries)
             return self._next()
         if message.name == "MsgReplyTxs":
-            txs = [bytes(tx) for tx in fields.get("txs") or []]
+            txs = [(bytes(tx), _identified(bytes(tx))) for tx in fields.get("txs") or []]
             asked = {a.key for a in self.unacked if a.state == "asked"}
-            if any(_key_of(tx) not in asked for tx in txs):
+            if any(found is None or found.key not in asked for _, found in txs):
                 return [Finish("ProtocolErrorTxNotRequested")]
-            for tx in txs:
-                self._receive(tx)
+            for tx, found in txs:
+                self._receive(tx, found)
             for announced in self.unacked:
                 if announced.state == "asked":
                     announced.state = "done"  # not returned: the outbound side no longer has it
@@ -329,8 +329,8 @@ class TxSubmissionInbound:
         state = "done" if self._known(key) else "new"
         self.unacked.append(_Announced(txid, key, size, state))
 
-    def _receive(self, tx: bytes) -> None:
-        if self.mempool.add(tx).accepted:
+    def _receive(self, tx: bytes, found: Identified | None) -> None:
+        if self.mempool.add(tx, found).accepted:
             self.received += 1
         else:
             self.refused += 1
