@@ -124,7 +124,9 @@ class TxSubmissionOutbound:
     # -- the requests -----------------------------------------------------------------------------
 
     def _request_ids(self, blocking: bool, ack: Any, req: Any) -> Sequence[Action]:
-        if not isinstance(ack, int) or not isinstance(req, int) or self.held is not None:
+        if self.held is not None:
+            return self._error("MsgRequestTxIds while a blocking request is still held")
+        if not isinstance(ack, int) or not isinstance(req, int):
             return self._error("ProtocolErrorRequestedNothing")
         if ack > len(self.unacked):
             return self._error("ProtocolErrorAckedTooManyTxids")
@@ -158,11 +160,12 @@ class TxSubmissionOutbound:
                 return self._error("ProtocolErrorRequestedUnavailableTx")
             keys.append(key)
         txs: list[bytes] = []
-        for key in keys:
-            announced = self.requestable.pop(key)
-            held = self.mempool.get(announced.txid)
+        for key in keys:  # an id named twice in one request is answered twice, as the node does
+            held = self.mempool.get(self.requestable[key].txid)
             if held is not None:  # gone from the mempool: left out, as the node does
                 txs.append(held.tx)
+        for key in keys:
+            self.requestable.pop(key, None)
         if "send_unrequested" in self.faults:
             extra = [t.tx for t in self.mempool.after(0) if t.key not in keys][:1]
             if extra:
@@ -213,6 +216,7 @@ class TxSubmissionOutbound:
         return [Send(_message("MsgDone")), Finish("done")]
 
     def _error(self, reason: str) -> list[Action]:
+        self.held = None
         self.done = True
         return [Finish(reason)]
 

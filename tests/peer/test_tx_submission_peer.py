@@ -227,3 +227,14 @@ def test_any_interleaving_of_arrivals_keeps_the_session_clean(
     assert {t.key for t in receiver.mempool} <= {identify(tx).key for tx in GOLDEN}
     loop.act("initiator", outbound.stop())
     assert loop.session.done
+
+
+def test_an_id_named_twice_in_one_request_is_answered_twice_then_is_unavailable() -> None:
+    outbound = TxSubmissionOutbound(Mempool(GOLDEN[:2]), N2N)
+    outbound.start()
+    (reply,) = outbound.on_message(Message("tx-submission2", "MsgRequestTxIds", {"blocking": True, "ack": 0, "req": 2}))
+    first = reply.message.fields["txids"][0]["txid"]  # type: ignore[union-attr]
+    (answer,) = outbound.on_message(Message("tx-submission2", "MsgRequestTxs", {"txids": [first, first]}))
+    assert answer.message.fields["txs"] == [GOLDEN[0], GOLDEN[0]]  # type: ignore[union-attr]
+    again = outbound.on_message(Message("tx-submission2", "MsgRequestTxs", {"txids": [first]}))
+    assert again == [Finish("ProtocolErrorRequestedUnavailableTx")]
