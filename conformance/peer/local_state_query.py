@@ -155,7 +155,7 @@ class LocalStateQueryServer:
             item, _ = decode_item(query)
         except DecodeError as error:
             return f"Query: not CBOR: {error}"
-        if not isinstance(item, list) or not item or not isinstance(item[0], int):
+        if not isinstance(item, list) or not item or not isinstance(item[0], int) or isinstance(item[0], bool):
             return "Query: invalid size and tag"
         size, tag = len(item), item[0]
         point, block_no = self.acquired if self.acquired is not None else (None, None)

@@ -171,6 +171,7 @@ def test_golden_answers_are_given_back_for_block_queries() -> None:
         ("8105", V20, "invalid size and tag (1, 5)"),
         ("820101", V20, "invalid size and tag (2, 1)"),
         ("a0", V20, "invalid size and tag"),
+        ("81f5", V20, "invalid size and tag"),
     ],
 )
 def test_queries_the_node_could_not_decode_or_we_cannot_answer_end_the_behaviour(
