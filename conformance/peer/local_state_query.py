@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .agent import Action, BehaviourFactory, Finish, Negotiated, Send
-from .txwire import IMMUTABLE_TIP_SINCE, DecodeError, Message, Point, decode_item, encode_item, plain_version
+from .txwire import IMMUTABLE_TIP_SINCE, ChainPoint, DecodeError, Message, decode_item, encode_item, plain_version
 
 PROTOCOL = "local-state-query"
 POINT_TOO_OLD = 0
@@ -31,7 +31,7 @@ MAINNET_SYSTEM_START = datetime(2017, 9, 23, 21, 44, 51, tzinfo=UTC)
 QUERY_VERSION_3_SINCE = 20
 """Node-to-client version from which QueryVersion3 (GetLedgerConfig, tag 4) is spoken."""
 
-ChainTip = tuple[Point | None, int | None]
+ChainTip = tuple[ChainPoint | None, int | None]
 """A point (None: origin) and the number of its block (None at origin)."""
 
 
@@ -46,7 +46,7 @@ class ChainView(Protocol):
         """The newest block that can no longer be rolled back (k blocks behind the tip)."""
         ...
 
-    def block_no_at(self, point: Point) -> int | None:
+    def block_no_at(self, point: ChainPoint) -> int | None:
         """The number of the block at `point` when it is on the chain, else None."""
         ...
 
@@ -64,15 +64,15 @@ def block_no_result(block_no: int | None) -> bytes:
     return encode_item([0] if block_no is None else [1, block_no])
 
 
-def point_result(point: Point | None) -> bytes:
+def point_result(point: ChainPoint | None) -> bytes:
     return encode_item([] if point is None else [point.slot, point.hash])
 
 
-def _point(value: Any) -> Point | None:
-    """A wire point (`None`/`[]` for origin, else {"slot", "hash"}) as a `Point`."""
+def _point(value: Any) -> ChainPoint | None:
+    """A wire point (`None`/`[]` for origin, else {"slot", "hash"}) as a `ChainPoint`."""
     if not value:
         return None
-    return Point(int(value["slot"]), bytes(value["hash"]))
+    return ChainPoint(int(value["slot"]), bytes(value["hash"]))
 
 
 class LocalStateQueryServer:
@@ -120,7 +120,7 @@ class LocalStateQueryServer:
             return [Finish("done")]
         return [Finish(f"unexpected {name} in the local-state-query server")]
 
-    def _acquire_point(self, point: Point | None) -> list[Action]:
+    def _acquire_point(self, point: ChainPoint | None) -> list[Action]:
         immutable, _ = self.chain.immutable_tip()
         if point is None:
             if immutable is None:

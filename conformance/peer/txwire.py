@@ -6,9 +6,9 @@ changes. Nothing here decides anything; it only names what the behaviours need.
 
 from __future__ import annotations
 
-from conformance.protocol.tx_submission import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED
+from conformance.protocol.tx_submission2 import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED
 from conformance.wire import decode, encode
-from conformance.wire.cardano import Point, blake2b_256, gentx_id
+from conformance.wire.cardano import ChainPoint, blake2b_256, gentx_id
 from conformance.wire.cbor import Tag, decode_item, encode_item
 from conformance.wire.common import ERAS, GenTx
 from conformance.wire.errors import DecodeError
@@ -33,7 +33,7 @@ __all__ = [
     "DecodeError",
     "GenTx",
     "Message",
-    "Point",
+    "ChainPoint",
     "Tag",
     "blake2b_256",
     "decode",

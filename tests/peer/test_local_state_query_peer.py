@@ -8,7 +8,7 @@ from conformance.peer.agent import Finish, Negotiated
 from conformance.peer.local_client import ScriptedClient
 from conformance.peer.local_state_query import LocalStateQueryServer, system_start_result
 from conformance.vectors import load_vectors
-from conformance.wire.cardano import Point, block_info
+from conformance.wire.cardano import ChainPoint, block_info
 from conformance.wire.cbor import decode_item
 from conformance.wire.message import Message
 
@@ -27,17 +27,17 @@ class GoldenChain:
             {b.slot: b for b in (block_info(v.data) for v in VECTORS if v.payload == "block-content")}.values(),
             key=lambda b: b.slot,
         )
-        self.points = [Point(b.slot, b.hash) for b in infos]
+        self.points = [ChainPoint(b.slot, b.hash) for b in infos]
         self.k = k
 
-    def tip(self) -> tuple[Point | None, int | None]:
+    def tip(self) -> tuple[ChainPoint | None, int | None]:
         return (self.points[-1], len(self.points) - 1) if self.points else (None, None)
 
-    def immutable_tip(self) -> tuple[Point | None, int | None]:
+    def immutable_tip(self) -> tuple[ChainPoint | None, int | None]:
         index = len(self.points) - 1 - self.k
         return (self.points[index], index) if index >= 0 else (None, None)
 
-    def block_no_at(self, point: Point) -> int | None:
+    def block_no_at(self, point: ChainPoint) -> int | None:
         return self.points.index(point) if point in self.points else None
 
 
@@ -48,7 +48,7 @@ def lsq(name: str, **fields: object) -> Message:
     return Message("local-state-query", name, dict(fields))
 
 
-def at(point: Point | None) -> dict[str, object] | None:
+def at(point: ChainPoint | None) -> dict[str, object] | None:
     return None if point is None else {"slot": point.slot, "hash": point.hash}
 
 
@@ -84,7 +84,7 @@ def test_acquire_a_point_on_the_chain_then_query_it() -> None:
 
 
 def test_points_off_the_chain_and_too_old_fail_with_their_reason() -> None:
-    off = Point(CHAIN.points[-1].slot, bytes(32))
+    off = ChainPoint(CHAIN.points[-1].slot, bytes(32))
     old = CHAIN.points[0]
     loop, client = run(
         [lsq("MsgAcquire", point=at(off)), lsq("MsgAcquire", point=at(old)), lsq("MsgAcquire", point=None)]
