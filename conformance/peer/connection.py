@@ -26,7 +26,7 @@ from conformance import wire
 from conformance.protocol import TABLES, MuxViolation, Session, Violation
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
-from conformance.wire import DecodeError, Message
+from conformance.wire import DecodeError, Message, TruncatedInput
 from conformance.wire.mux import NEED_DATA, NODE_SDU_PAYLOAD, Demuxer
 
 from . import handshake as hs
@@ -232,7 +232,7 @@ class Connection:
             while True:
                 data = await self._reader.read(READ_SIZE)
                 if not data:
-                    self._close("remote", "end of stream", None, flush=False)
+                    self._end_of_stream()
                     return
                 self.bytes_received += len(data)
                 if self._files is not None:
@@ -242,6 +242,19 @@ class Connection:
                     return
         except (ConnectionError, OSError) as error:
             self._close("remote", f"socket error: {error}", error, flush=False)
+
+    def _end_of_stream(self) -> None:
+        """The remote closed; bytes of an unfinished SDU or message make it a truncation (a typed error)."""
+        if self._sdus.pending:
+            error: DecodeError | None = TruncatedInput(
+                f"the rest of an SDU ({self._sdus.pending} bytes of it received)", protocol="mux"
+            )
+        elif self._demux.pending:
+            error = TruncatedInput(f"the rest of a message ({self._demux.pending} bytes of it received)")
+        else:
+            error = None
+        reason = "end of stream" if error is None else f"end of stream: {error}"
+        self._close("remote", reason, error, flush=False)
 
     def _received(self, data: bytes) -> None:
         try:
@@ -482,8 +495,12 @@ class Connection:
         self._kick()
 
     def _sdu(self, number: int, mode: int, payload: bytes) -> bytes:
-        self._remember(TranscriptEntry(time.time(), SENT, "sdu", self._names.get(number, str(number)), payload, mode))
-        return _HEADER.pack(_timestamp(), number | mode << 15, len(payload)) + payload
+        stamp = _timestamp()
+        self._remember(
+            TranscriptEntry(time.time(), SENT, "sdu", self._names.get(number, str(number)), payload, mode,
+                            extra={"timestamp": stamp})
+        )
+        return _HEADER.pack(stamp, number | mode << 15, len(payload)) + payload
 
     def _kick(self) -> None:
         self._idle.clear()
