@@ -27,7 +27,7 @@ from conformance.protocol import TABLES, MuxViolation, Session, Violation
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
-from conformance.wire.mux import NEED_DATA, NODE_SDU_PAYLOAD, Demuxer
+from conformance.wire.mux import NEED_DATA, NODE_SDU_PAYLOAD, Demuxer, MessageDemultiplexer
 
 from . import handshake as hs
 from .agent import After, Behaviour, Finish, Negotiated, Send
@@ -130,6 +130,7 @@ class Connection:
         self._checker = MuxChecker(self.mode)  # type: ignore[arg-type]
         self._sdus = Demuxer()
         self._demux = demultiplexer_for(self.mode, None)  # type: ignore[arg-type]
+        self._outgoing: MessageDemultiplexer | None = None  # follows raw bytes we send (send_sdu)
         self._names = {p.number: p.name for p in MINI_PROTOCOLS[self.mode]}
         self._numbers = {name: number for number, name in self._names.items()}
         self._first: deque[bytes] = deque()  # handshake SDUs and raw bytes, in order, before any other
@@ -154,6 +155,8 @@ class Connection:
         self._event("open", f"{role} {local} <-> {remote}")
         if role == "initiator":
             self._send_handshake(hs.proposal(self.mode, self._ours))
+        else:
+            self._session(hs.protocol_name(self.mode), role)  # its clock runs from the accept
 
     # -- the scripted surface -----------------------------------------------------------------------
 
@@ -181,7 +184,29 @@ class Connection:
             raise ConnectionClosed(self._closing)
         self._first.append(bytes(raw))
         self._kick()
+        self._track_raw(bytes(raw))
         await self.flush()
+
+    def _track_raw(self, raw: bytes) -> None:
+        """Whole messages in raw bytes we sent still move our sessions (unchecked), so the answers they
+        draw are judged in the right state; bytes that are no SDU stream stop the tracking."""
+        if self.negotiated is None or self._outgoing is None:
+            return
+        try:
+            self._outgoing.receive_data(raw)
+            while True:
+                item = self._outgoing.next_message()
+                if item is NEED_DATA:
+                    return
+                side = "initiator" if item.mode == 0 else "responder"
+                session = self._session(self._names.get(item.protocol, str(item.protocol)), side)
+                if session is not None:
+                    before = len(session.violations)
+                    session.observe(side, item.data)
+                    self.own_violations.extend(session.violations[before:])
+        except DecodeError as error:
+            self._outgoing = None
+            self._event("untracked", f"raw bytes we sent are no longer followed: {error}")
 
     async def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
         """Wait until everything queued has been written (or the connection ends)."""
@@ -385,7 +410,11 @@ class Connection:
         self.negotiated = Negotiated(self.mode, version, dict(data), self.config.time_scale)
         self._checker.negotiated(data)
         self._demux = demultiplexer_for(self.mode, data)  # type: ignore[arg-type]
+        self._outgoing = demultiplexer_for(self.mode, data)  # type: ignore[arg-type]
         self._event("negotiated", f"version {version}", version=version, version_data=dict(data))
+        for protocol in bundle(self.mode, data).values():  # type: ignore[arg-type]
+            for side in self._sides():  # every instance runs from now on: its time limits count
+                self._session(protocol.name, side)
         self._set_handshake(self.negotiated)
         if self.config.behaviours:
             self._start_behaviours()
