@@ -183,5 +183,9 @@ async def _connect(args: argparse.Namespace) -> int:
     await connection.close()
     result = summary(connection)
     print(json.dumps(result, default=str), flush=True)
-    ok = connection.negotiated is not None and not connection.violations and result.get("closed", {}).get("by") == "local"
+    ok = (
+        connection.negotiated is not None
+        and not connection.violations
+        and result.get("closed", {}).get("by") == "local"
+    )
     return 0 if ok else 1

@@ -27,7 +27,7 @@ from conformance.protocol import TABLES, MuxViolation, Session, Violation
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
-from conformance.wire.mux import NEED_DATA, NODE_SDU_PAYLOAD, Demuxer, MessageDemultiplexer
+from conformance.wire.mux import NODE_SDU_PAYLOAD, Demuxer, MessageDemultiplexer, MuxMessage
 
 from . import handshake as hs
 from .agent import After, Behaviour, Finish, Negotiated, Send
@@ -196,7 +196,7 @@ class Connection:
             self._outgoing.receive_data(raw)
             while True:
                 item = self._outgoing.next_message()
-                if item is NEED_DATA:
+                if not isinstance(item, MuxMessage):
                     return
                 side = "initiator" if item.mode == 0 else "responder"
                 session = self._session(self._names.get(item.protocol, str(item.protocol)), side)
@@ -210,7 +210,7 @@ class Connection:
 
     async def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
         """Wait until everything queued has been written (or the connection ends)."""
-        waiter = asyncio.ensure_future(self._idle.wait())
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(self._idle.wait())
         try:
             await asyncio.wait({waiter, self.closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -227,9 +227,9 @@ class Connection:
                 raise ConnectionClosed(self.closed.result())
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                raise asyncio.TimeoutError(f"no {protocol} message within {timeout} s")
+                raise TimeoutError(f"no {protocol} message within {timeout} s")
             self._arrived.clear()
-            waiter = asyncio.ensure_future(self._arrived.wait())
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(self._arrived.wait())
             try:
                 await asyncio.wait({waiter, self.closed}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -238,7 +238,7 @@ class Connection:
     async def wait_closed(self, timeout: float) -> CloseInfo | None:
         try:
             return await asyncio.wait_for(asyncio.shield(self.closed), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     async def close(self) -> None:
@@ -289,8 +289,15 @@ class Connection:
             return
         for sdu in sdus:
             self._remember(
-                TranscriptEntry(time.time(), RECEIVED, "sdu", self._names.get(sdu.protocol, str(sdu.protocol)),
-                                sdu.payload, sdu.mode, extra={"timestamp": sdu.timestamp})
+                TranscriptEntry(
+                    time.time(),
+                    RECEIVED,
+                    "sdu",
+                    self._names.get(sdu.protocol, str(sdu.protocol)),
+                    sdu.payload,
+                    sdu.mode,
+                    extra={"timestamp": sdu.timestamp},
+                )
             )
             try:
                 self._checker.observe(sdu, self.remote_role)
@@ -302,7 +309,7 @@ class Connection:
                 self._demux.receive_data(sdu.payload)
                 while self._closing is None:
                     item = self._demux.next_message()
-                    if item is NEED_DATA:
+                    if not isinstance(item, MuxMessage):
                         break
                     self._checker.consume(item.protocol, item.mode, len(item.data))
                     self._message(item.protocol, item.mode, item.data)
@@ -401,8 +408,15 @@ class Connection:
         self.own_violations.extend(session.violations[before:])
         data = wire.encode(message)
         mode = 0 if side == "initiator" else 1
-        self._remember(message_entry(SENT, message.protocol, Message(message.protocol, message.name,
-                                                                     message.fields, data), mode=mode, state=None))
+        self._remember(
+            message_entry(
+                SENT,
+                message.protocol,
+                Message(message.protocol, message.name, message.fields, data),
+                mode=mode,
+                state=None,
+            )
+        )
         self._first.append(self._sdu(0, mode, data))
         self._kick()
 
@@ -526,8 +540,15 @@ class Connection:
     def _sdu(self, number: int, mode: int, payload: bytes) -> bytes:
         stamp = _timestamp()
         self._remember(
-            TranscriptEntry(time.time(), SENT, "sdu", self._names.get(number, str(number)), payload, mode,
-                            extra={"timestamp": stamp})
+            TranscriptEntry(
+                time.time(),
+                SENT,
+                "sdu",
+                self._names.get(number, str(number)),
+                payload,
+                mode,
+                extra={"timestamp": stamp},
+            )
         )
         return _HEADER.pack(stamp, number | mode << 15, len(payload)) + payload
 
@@ -570,7 +591,7 @@ class Connection:
         tick = max(0.002, min(0.5, self.config.time_scale * 0.5))
         while self._closing is None:
             await asyncio.sleep(tick)
-            for (name, ours), session in list(self._sessions.items()):
+            for (_name, ours), session in list(self._sessions.items()):
                 if session is None or session.agency in (ours, "nobody"):
                     continue
                 before = len(session.violations)
@@ -607,7 +628,7 @@ class Connection:
         try:
             self._writer.close()
             await asyncio.wait_for(self._writer.wait_closed(), FLUSH_TIMEOUT)
-        except (ConnectionError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, ConnectionError, OSError):
             pass
         if self._files is not None:
             self._files.close(closed_by_us=self._closing.by == "local")

@@ -112,7 +112,7 @@ def respond(mode: str, ours: Mapping[int, Mapping[str, Any]], proposed: Mapping[
     name = protocol_name(mode)
     common = sorted(set(ours) & {k for k in proposed if isinstance(k, int)})
     if not common:
-        reason = {"kind": "VersionMismatch", "versions": sorted(ours)}
+        reason: dict[str, Any] = {"kind": "VersionMismatch", "versions": sorted(ours)}
         return Answer(Message(name, "MsgRefuse", {"reason": reason}))
     key = common[-1]
     remote = proposed[key]
@@ -131,9 +131,9 @@ def accepted(mode: str, ours: Mapping[int, Mapping[str, Any]], reply: Message) -
     """The initiator's check of MsgAcceptVersion: the negotiated data, or why the node would close."""
     key = reply.fields.get("version")
     data = reply.fields.get("version_data")
-    if key not in ours:
+    if not isinstance(key, int) or key not in ours:
         return f"NotRecognisedVersion: {key} was not proposed"
-    if not _well_formed(mode, key, data, ours[key]):
+    if not isinstance(data, Mapping) or not _well_formed(mode, key, data, ours[key]):
         return f"HandshakeDecodeError: the data of {key} does not decode"
     again = negotiate(mode, ours[key], data)
     if isinstance(again, str) or again != dict(data):

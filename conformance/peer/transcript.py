@@ -78,12 +78,21 @@ class TranscriptEntry:
         return out
 
 
-def message_entry(direction: str, protocol: str, message: Message | bytes, *, mode: int, state: str | None) -> TranscriptEntry:
+def message_entry(
+    direction: str, protocol: str, message: Message | bytes, *, mode: int, state: str | None
+) -> TranscriptEntry:
     """A transcript entry for one whole message (decoded, or bytes that did not decode)."""
     if isinstance(message, Message):
         return TranscriptEntry(
-            time.time(), direction, "message", protocol, bytes(message.raw or b""), mode, state,
-            message.name, message.fields,
+            time.time(),
+            direction,
+            "message",
+            protocol,
+            bytes(message.raw or b""),
+            mode,
+            state,
+            message.name,
+            message.fields,
         )
     return TranscriptEntry(time.time(), direction, "message", protocol, bytes(message), mode, state)
 
@@ -124,18 +133,27 @@ class PcapStream:
         other = "responder" if sender == "initiator" else "initiator"
         (src, sport), (dst, dport) = self._ends[sender], self._ends[other]
         tcp = dpkt.tcp.TCP(
-            sport=sport, dport=dport, seq=self._seq[sender], ack=self._seq[other] if flags & dpkt.tcp.TH_ACK else 0,
-            flags=flags, win=65535, data=payload,
+            sport=sport,
+            dport=dport,
+            seq=self._seq[sender],
+            ack=self._seq[other] if flags & dpkt.tcp.TH_ACK else 0,
+            flags=flags,
+            win=65535,
+            data=payload,
         )
         ip = dpkt.ip.IP(
-            src=ipaddress.IPv4Address(src).packed, dst=ipaddress.IPv4Address(dst).packed, p=dpkt.ip.IP_PROTO_TCP,
-            ttl=64, data=tcp,
+            src=ipaddress.IPv4Address(src).packed,
+            dst=ipaddress.IPv4Address(dst).packed,
+            p=dpkt.ip.IP_PROTO_TCP,
+            ttl=64,
+            data=tcp,
         )
         ip.len = len(ip)  # dpkt fills the checksums when the packet is serialized
         eth = dpkt.ethernet.Ethernet(
             src=b"\x02\x00\x00\x00\x00\x01" if sender == "initiator" else b"\x02\x00\x00\x00\x00\x02",
             dst=b"\x02\x00\x00\x00\x00\x02" if sender == "initiator" else b"\x02\x00\x00\x00\x00\x01",
-            type=dpkt.ethernet.ETH_TYPE_IP, data=ip,
+            type=dpkt.ethernet.ETH_TYPE_IP,
+            data=ip,
         )
         self._writer.writepkt(bytes(eth), ts=time.time())
 

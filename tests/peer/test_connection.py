@@ -210,7 +210,9 @@ def test_duplex_runs_both_directions_of_keep_alive_on_one_connection() -> None:
 def test_initiator_only_is_honoured_by_the_responder() -> None:
     async def main() -> None:
         async with await node() as server:
-            client = await connect("127.0.0.1", server.port, PeerConfig(initiator_only=True, behaviours=fast_keep_alive(2)))
+            client = await connect(
+                "127.0.0.1", server.port, PeerConfig(initiator_only=True, behaviours=fast_keep_alive(2))
+            )
             accepted = await server_side(server)
             assert client.negotiated is not None and client.negotiated.version_data["initiator_only"] is True
             assert not accepted.duplex

@@ -116,8 +116,16 @@ def test_several_messages_in_one_sdu() -> None:
         (sdu(KEEP_ALIVE, 1, keep_alive_request(3)), "MUX-MODE-01"),  # wrong mode bit, not duplex
         (sdu(0, 0, b"\x82\x00\xa0"), "MUX-PROTO-01"),  # a handshake after the handshake
     ],
-    ids=["break-code", "not-a-message", "garbage-header", "zero-length", "unknown-protocol", "peer-sharing-off",
-         "wrong-mode", "late-handshake"],
+    ids=[
+        "break-code",
+        "not-a-message",
+        "garbage-header",
+        "zero-length",
+        "unknown-protocol",
+        "peer-sharing-off",
+        "wrong-mode",
+        "late-handshake",
+    ],
 )
 def test_garbage_closes_that_connection_only(raw: bytes, requirement: str) -> None:
     async def main() -> None:
@@ -227,7 +235,9 @@ def test_sdus_we_send_are_whole_and_at_most_12288_bytes() -> None:
     async def main() -> None:
         async with await node() as server:
             client = await scripted(server, initiator_only=True)
-            big = Message("chain-sync", "MsgFindIntersect", {"points": [{"slot": i, "hash": bytes(32)} for i in range(700)]})
+            big = Message(
+                "chain-sync", "MsgFindIntersect", {"points": [{"slot": i, "hash": bytes(32)} for i in range(700)]}
+            )
             await client.send("chain-sync", big)
             accepted = await accepted_of(server, client)
             assert await until(lambda: any(e.name == "MsgFindIntersect" for e in accepted.transcript))

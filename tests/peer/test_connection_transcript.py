@@ -61,7 +61,11 @@ def test_json_lines_hold_every_sdu_and_message_decodable(tmp_path: Path) -> None
     assert kinds == {"sdu", "message", "event"}
     messages = [line for line in lines if line["kind"] == "message"]
     assert [m["name"] for m in messages if m["protocol"] == "keep-alive"] == [
-        "MsgKeepAlive", "MsgKeepAliveResponse", "MsgKeepAlive", "MsgKeepAliveResponse", "MsgDone",
+        "MsgKeepAlive",
+        "MsgKeepAliveResponse",
+        "MsgKeepAlive",
+        "MsgKeepAliveResponse",
+        "MsgDone",
     ]
     for line in messages:
         assert {"time", "direction", "protocol", "hex", "fields"} <= set(line)
