@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import struct
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -27,16 +26,16 @@ from conformance.protocol import TABLES, MuxViolation, Session, Violation
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
-from conformance.wire.mux import NODE_SDU_PAYLOAD, Demuxer, MessageDemultiplexer, MuxMessage
+from conformance.wire.mux import NODE_SDU_PAYLOAD, MessageDemultiplexer, MuxMessage
 
 from . import handshake as hs
 from .agent import After, Behaviour, Finish, Negotiated, Send
+from .mux_io import SduReader, header
 from .transcript import RECEIVED, SENT, TranscriptEntry, TranscriptFiles, message_entry
 
 if TYPE_CHECKING:
     from .node import PeerConfig
 
-_HEADER = struct.Struct(">IHH")
 READ_SIZE = 1 << 16
 TRANSCRIPT_MEMORY = 100_000
 """Entries kept in `Connection.transcript` (the files keep everything)."""
@@ -128,7 +127,7 @@ class Connection:
         )
         self._sessions: dict[tuple[str, str], Session | None] = {}
         self._checker = MuxChecker(self.mode)  # type: ignore[arg-type]
-        self._sdus = Demuxer()
+        self._sdus = SduReader()
         self._demux = demultiplexer_for(self.mode, None)  # type: ignore[arg-type]
         self._outgoing: MessageDemultiplexer | None = None  # follows raw bytes we send (send_sdu)
         self._names = {p.number: p.name for p in MINI_PROTOCOLS[self.mode]}
@@ -267,6 +266,10 @@ class Connection:
                     return
         except (ConnectionError, OSError) as error:
             self._close("remote", f"socket error: {error}", error, flush=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug of ours: end this connection with the error, never hang
+            self._close("local", f"internal error: {error!r}", error, flush=False)
 
     def _end_of_stream(self) -> None:
         """The remote closed; bytes of an unfinished SDU or message make it a truncation (a typed error)."""
@@ -305,7 +308,7 @@ class Connection:
                 self._remote_broke(violation)
                 return
             try:
-                self._demux.receive_data(_HEADER.pack(sdu.timestamp, sdu.protocol | sdu.mode << 15, len(sdu.payload)))
+                self._demux.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
                 self._demux.receive_data(sdu.payload)
                 while self._closing is None:
                     item = self._demux.next_message()
@@ -344,7 +347,7 @@ class Connection:
         assert decoded is not None  # a message the session skipped always comes with a violation
         behaviour = self.behaviours.get((name, ours))
         if behaviour is not None and (name, ours) not in self.finished:
-            self._run((name, ours), behaviour.on_message(decoded))
+            self._call((name, ours), behaviour.on_message, decoded)
         elif (name, ours) in self.behaviours:
             self._event("unhandled", f"{name} {ours}: {decoded.name} after the behaviour finished")
         else:
@@ -474,7 +477,18 @@ class Connection:
                 continue
             behaviour = factory(self.negotiated)
             self.behaviours[key] = behaviour
-            self._run(key, behaviour.start())
+            self._call(key, behaviour.start)
+
+    def _call(self, key: tuple[str, str], method: Any, *args: Any) -> None:
+        """Run one behaviour callback and its actions; a behaviour that raises closes the connection
+        (from our side, with the exception as the close error) instead of killing the read task."""
+        try:
+            actions = list(method(*args))
+        except Exception as error:  # a faulty behaviour must not leave the connection hanging
+            self._event("behaviour-error", f"{key[0]} {key[1]}: {error!r}")
+            self._close("local", f"our {key[0]} {key[1]} behaviour raised {error!r}", error, flush=True)
+            return
+        self._run(key, actions)
 
     def _run(self, key: tuple[str, str], actions: Any) -> None:
         for action in actions:
@@ -498,7 +512,7 @@ class Connection:
         behaviour = self.behaviours.get(key)
         if behaviour is None or key in self.finished or self._closing is not None:
             return
-        self._run(key, behaviour.on_timer(token))
+        self._call(key, behaviour.on_timer, token)
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -550,7 +564,7 @@ class Connection:
                 extra={"timestamp": stamp},
             )
         )
-        return _HEADER.pack(stamp, number | mode << 15, len(payload)) + payload
+        return header(stamp, number, mode, len(payload)) + payload
 
     def _kick(self) -> None:
         self._idle.clear()

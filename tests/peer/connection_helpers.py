@@ -44,8 +44,10 @@ async def node(**overrides: Any) -> Server:
 
 
 async def scripted(server: Server, **overrides: Any) -> Connection:
-    """A connection that only runs the handshake; the test drives it."""
+    """A connection that only runs the handshake; the test drives it (initiator-only unless told: in
+    duplex the server's own keep-alive requests would share the keep-alive inbox with its answers)."""
     overrides.setdefault("behaviours", {})
+    overrides.setdefault("initiator_only", True)
     connection = await connect("127.0.0.1", server.port, PeerConfig(**overrides))
     assert connection.negotiated is not None, connection.transcript
     return connection

@@ -75,6 +75,9 @@ def test_serve_node_to_client_on_a_unix_socket(tmp_path: Path) -> None:
             await connection.close()
 
         run(main())
+        done = connect_cli("--socket", str(path), "--magic", "42")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["version"] == 0x8000 | 23
     finally:
         assert stop(process) == 0
     assert list((tmp_path / "t").glob("responder-*.jsonl")) and list((tmp_path / "t").glob("responder-*.pcap"))

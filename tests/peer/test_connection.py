@@ -261,3 +261,50 @@ def test_our_session_refuses_what_we_must_not_send_unless_the_rule_is_switched_o
             assert server.connections[0].violations == []
 
     run(main())
+
+
+def test_max_conns_closes_connections_beyond_the_limit() -> None:
+    async def main() -> None:
+        async with await node(max_conns=2) as server:
+            first, second = await scripted(server), await scripted(server)
+            third = await connect("127.0.0.1", server.port, PeerConfig(behaviours={}))
+            assert third.negotiated is None and (await third.wait_closed(5)) is not None
+            assert server.refused == 1 and len(server.open_connections) == 2
+            await keep_alive_round(first, 1)
+            await first.close()
+            assert await until(lambda: len(server.open_connections) == 1)
+            fourth = await scripted(server)  # room again
+            await keep_alive_round(fourth, 2)
+            await keep_alive_round(second, 3)
+
+    run(main())
+
+
+class Broken:
+    """A behaviour with a bug: it raises on the first message."""
+
+    protocol = "keep-alive"
+    side = "responder"
+
+    def start(self) -> list[object]:
+        return []
+
+    def on_message(self, message: Message) -> list[object]:
+        raise RuntimeError("bug")
+
+    def on_timer(self, token: str) -> list[object]:
+        return []
+
+
+def test_a_behaviour_that_raises_closes_its_connection_only() -> None:
+    async def main() -> None:
+        behaviours = {("keep-alive", "responder"): lambda negotiated: Broken()}
+        async with await node(behaviours=behaviours) as server:
+            bystander = await scripted(server)
+            client = await scripted(server)
+            await client.send("keep-alive", Message("keep-alive", "MsgKeepAlive", {"cookie": 1}))
+            info = await server.connections[1].wait_closed(5)
+            assert info is not None and info.by == "local" and isinstance(info.error, RuntimeError)
+            assert not bystander.is_closed and not server.connections[0].is_closed
+
+    run(main())
