@@ -133,7 +133,7 @@ def _done(connection: Connection) -> bool:
 def summary(connection: Connection) -> dict[str, Any]:
     """What `connect` prints: versions, counts, bytes, and every violation by requirement id."""
     negotiated = connection.negotiated
-    chain = [getattr(b, "summary", None) for b in connection.behaviours.values()]
+    chain = [getattr(b, "summary", None) for b in connection.behaviours.values()]  # a behaviour may add figures
     out: dict[str, Any] = {
         "version": negotiated.version if negotiated else None,
         "version_data": dict(negotiated.version_data) if negotiated else None,
@@ -162,7 +162,7 @@ async def _connect(args: argparse.Namespace) -> int:
         magic=args.magic,
         peer_sharing=args.peer_sharing,
         time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, "initiator"),
+        behaviours=default_behaviours(mode, "initiator", headers=args.headers),
         transcript_dir=args.transcript,
     )
     try:

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from .node import PeerConfig
 
 READ_SIZE = 1 << 16
-TRANSCRIPT_MEMORY = 100_000
-"""Entries kept in `Connection.transcript` (the files keep everything)."""
 INBOX_LIMIT = 10_000
 """Messages a scripted connection keeps per protocol until `receive` takes them."""
 FLUSH_TIMEOUT = 5.0
@@ -137,7 +135,7 @@ class Connection:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._inbox: dict[str, deque[Message]] = {}
+        self._inbox: dict[str, deque[tuple[str, Message]]] = {}
         self._arrived = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
         self._closing: CloseInfo | None = None
@@ -215,13 +213,18 @@ class Connection:
         finally:
             waiter.cancel()
 
-    async def receive(self, protocol: str, timeout: float) -> Message:
-        """The next message the remote sent on `protocol` that no behaviour took."""
+    async def receive(self, protocol: str, timeout: float, *, side: str | None = None) -> Message:
+        """The next message the remote sent on `protocol` that no behaviour took. On a duplex connection
+        both instances of a protocol deliver here; `side` ("initiator"/"responder": the side WE play in
+        the instance) picks one. Raises ConnectionClosed, or TimeoutError after `timeout` seconds."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             box = self._inbox.get(protocol)
             if box:
-                return box.popleft()
+                for index, (ours, message) in enumerate(box):
+                    if side is None or ours == side:
+                        del box[index]
+                        return message
             if self.closed.done():
                 raise ConnectionClosed(self.closed.result())
             left = deadline - asyncio.get_running_loop().time()
@@ -354,7 +357,7 @@ class Connection:
             box = self._inbox.setdefault(name, deque())
             if len(box) >= INBOX_LIMIT:
                 box.popleft()
-            box.append(decoded)
+            box.append((ours, decoded))
             self._arrived.set()
 
     def _remote_broke(self, *found: Violation) -> None:
@@ -652,7 +655,7 @@ class Connection:
     # -- the transcript ------------------------------------------------------------------------------
 
     def _remember(self, entry: TranscriptEntry) -> None:
-        if len(self.transcript) < TRANSCRIPT_MEMORY:
+        if len(self.transcript) < self.config.transcript_memory:
             self.transcript.append(entry)
         if self._files is not None:
             self._files.entry(entry)

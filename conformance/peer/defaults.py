@@ -22,9 +22,11 @@ def default_behaviours(
     mempool: Any = None,
     peers: Sequence[dict[str, Any]] = (),
     keep_alive_interval: float = keep_alive.NODE_INTERVAL,
+    **options: Any,
 ) -> dict[tuple[str, str], BehaviourFactory]:
     """Every behaviour a node-like peer runs in `mode`; `role` is the connection role (initiator or
-    responder), which decides nothing yet beyond what duplex negotiation runs (both sides are listed)."""
+    responder): both sides are listed where duplex can run them. `options` carries what the CLI knows
+    for the behaviours plugged in later (e.g. `headers`: how many headers `connect` follows)."""
     behaviours: dict[tuple[str, str], BehaviourFactory] = {}
     if mode == N2N:
         behaviours[("keep-alive", "initiator")] = keep_alive.client(keep_alive_interval)

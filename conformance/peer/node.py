@@ -55,6 +55,7 @@ class PeerConfig:
     query: bool = False  # as initiator: ask for the version table (MsgQueryReply) instead of a connection
     max_conns: int | None = None  # as responder: connections open at once; more are closed at accept
     lifetime: float | None = None  # as responder: seconds the server runs (None: until closed)
+    transcript_memory: int = 10_000  # entries kept in Connection.transcript (files keep all); 0 for long runs
 
     def __post_init__(self) -> None:
         if self.mode not in (N2N, N2C):

@@ -308,3 +308,23 @@ def test_a_behaviour_that_raises_closes_its_connection_only() -> None:
             assert not bystander.is_closed and not server.connections[0].is_closed
 
     run(main())
+
+
+def test_scripted_duplex_tells_the_two_instances_apart() -> None:
+    async def main() -> None:
+        async with await node(time_scale=0.01) as server:  # the server's keep-alive client asks every 0.1 s
+            client = await scripted(server, initiator_only=False)
+            assert client.duplex
+            theirs = await client.receive("keep-alive", timeout=5, side="responder")
+            assert theirs.name == "MsgKeepAlive"
+            echo = Message("keep-alive", "MsgKeepAliveResponse", {"cookie": theirs.fields["cookie"]})
+            await client.send("keep-alive", echo)  # the table says the responder sends it: mode bit 1
+            await client.send("keep-alive", Message("keep-alive", "MsgKeepAlive", {"cookie": 4242}))
+            ours = await client.receive("keep-alive", timeout=5, side="initiator")
+            assert ours.name == "MsgKeepAliveResponse" and ours.fields["cookie"] == 4242
+            sent = [e for e in client.transcript if e.kind == "message" and e.direction == "sent" and e.mode == 1]
+            assert [e.name for e in sent] == ["MsgKeepAliveResponse"]
+            assert client.violations == [] and (await server_side(server)).violations == []
+            await client.close()
+
+    run(main())

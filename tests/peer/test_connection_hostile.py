@@ -246,3 +246,47 @@ def test_sdus_we_send_are_whole_and_at_most_12288_bytes() -> None:
             assert accepted.violations == [] and (await accepted.receive("chain-sync", 5)) == big
 
     run(main())
+
+
+async def raw_handshake(server: Server, proposal: bytes) -> Message:
+    """Send one proposal SDU on a raw socket; the decoded reply (the server closes after a refusal)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(sdu(0, 0, proposal))
+    head = await reader.readexactly(HEADER_SIZE)
+    reply = decode("handshake", await reader.readexactly(int.from_bytes(head[6:8], "big")), state="StConfirm")
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    return reply
+
+
+def test_undecodable_data_of_the_chosen_version_is_a_handshake_decode_error() -> None:
+    async def main() -> None:
+        async with await node() as server:
+            # v16 with the four fields of v14/v15: its data does not decode (no perasSupport)
+            reply = await raw_handshake(server, bytes.fromhex("8200a110841a2d964a09f400f4"))
+            assert reply.name == "MsgRefuse" and reply.fields["reason"]["kind"] == "HandshakeDecodeError"
+            assert reply.fields["reason"]["version"] == 16
+            accepted = await server_side(server)
+            assert "HS-VDATA-01" in [v.requirement for v in accepted.violations]
+
+    run(main())
+
+
+def test_unknown_version_keys_are_skipped() -> None:
+    async def main() -> None:
+        async with await node() as server:
+            # v15 and an unknown v99 with any data: v15 is accepted
+            reply = await raw_handshake_open(server, bytes.fromhex("8200a20f841a2d964a09f500f41863f6"))
+            assert reply.name == "MsgAcceptVersion" and reply.fields["version"] == 15
+            assert reply.fields["version_data"]["initiator_only"] is True
+
+    run(main())
+
+
+async def raw_handshake_open(server: Server, proposal: bytes) -> Message:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(sdu(0, 0, proposal))
+    head = await reader.readexactly(HEADER_SIZE)
+    reply = decode("handshake", await reader.readexactly(int.from_bytes(head[6:8], "big")), state="StConfirm")
+    writer.close()
+    return reply
