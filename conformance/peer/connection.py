@@ -30,7 +30,7 @@ from conformance.wire.mux import NODE_SDU_PAYLOAD, MessageDemultiplexer, MuxMess
 
 from . import handshake as hs
 from .agent import After, Behaviour, Finish, Negotiated, Send
-from .mux_io import SduReader, header
+from .mux_io import SDU_HANDSHAKE_TIMEOUT, SDU_TIMEOUT, SduReader, SduTimeout, header
 from .transcript import RECEIVED, SENT, TranscriptEntry, TranscriptFiles, message_entry
 
 if TYPE_CHECKING:
@@ -79,6 +79,16 @@ def _mux_violation(error: DecodeError, sender: str) -> Violation:
         table = TABLES.get(str(protocol))
         requirement = table.requirement("CODEC") if table is not None else "MUX-SDU-01"
     return MuxViolation(requirement, str(error), protocol=str(protocol), state=None, sender=sender)
+
+
+HISTORY_KEPT = 64
+"""Messages a Session's `history` keeps here: the connection's transcript is the record, so a long run's
+memory stays flat."""
+
+
+def _trim(session: Session) -> None:
+    if len(session.history) > HISTORY_KEPT:
+        del session.history[: len(session.history) - HISTORY_KEPT // 2]
 
 
 class Connection:
@@ -306,7 +316,11 @@ class Connection:
                 )
             )
             try:
+                warned = len(self._checker.warnings)
                 self._checker.observe(sdu, self.remote_role)
+                if len(self._checker.warnings) > warned:  # SHOULD rules: kept, the connection goes on
+                    self.warnings.extend(self._checker.warnings[warned:])
+                    del self._checker.warnings[:]
             except Violation as violation:
                 self._remote_broke(violation)
                 return
@@ -334,12 +348,13 @@ class Connection:
             self._remember(message_entry(RECEIVED, name, data, mode=mode, state=None))
             self._event("unhandled", f"{name}: no state machine; message ignored")
             return
-        state, before = session.state, len(session.violations)
+        state, before, warned = session.state, len(session.violations), len(session.warnings)
         taken = len(session.history)
         session.observe(sender, data)
         decoded = session.history[-1].message if len(session.history) > taken else None
+        _trim(session)
         self._remember(message_entry(RECEIVED, name, decoded if decoded is not None else data, mode=mode, state=state))
-        self.warnings.extend(w for w in session.warnings if w not in self.warnings)
+        self.warnings.extend(session.warnings[warned:])
         found = session.violations[before:]
         if number == 0:
             self._handshake_message(decoded, found)
@@ -538,6 +553,7 @@ class Connection:
         if session is not None:
             before = len(session.violations)
             session.observe(side, message)
+            _trim(session)
             new = session.violations[before:]
             if check:
                 for violation in new:
@@ -606,8 +622,21 @@ class Connection:
     async def _watchdog(self) -> None:
         """Calls `check_time` on every session where the remote holds agency: a silent remote is caught."""
         tick = max(0.002, min(0.5, self.config.time_scale * 0.5))
+        partial_since: float | None = None
+        loop = asyncio.get_running_loop()
         while self._closing is None:
             await asyncio.sleep(tick)
+            if not self._sdus.pending:
+                partial_since = None
+            elif partial_since is None:
+                partial_since = loop.time()
+            else:
+                limit = (SDU_TIMEOUT if self.negotiated else SDU_HANDSHAKE_TIMEOUT) * self.config.time_scale
+                if loop.time() - partial_since > limit:
+                    error = SduTimeout(limit, self._sdus.pending)
+                    self._event("sdu-timeout", str(error))
+                    self._close("local", str(error), error, flush=False)
+                    return
             for (_name, ours), session in list(self._sessions.items()):
                 if session is None or session.agency in (ours, "nobody"):
                     continue

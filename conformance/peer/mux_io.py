@@ -8,6 +8,20 @@ import struct
 from conformance.wire.mux import HEADER_SIZE, SDU, MuxError
 
 _HEADER = struct.Struct(">IHH")
+SDU_TIMEOUT = 30.0
+"""Seconds the node allows to read the rest of an SDU once its first bytes arrived (`sduTimeout`)."""
+SDU_HANDSHAKE_TIMEOUT = 10.0
+"""The same during the handshake (`sduHandshakeTimeout`)."""
+
+
+class SduTimeout(Exception):
+    """The remote started an SDU and did not finish it in time: the node's bearer gives up and closes
+    (no catalogue rule names it; it is the connection's close error)."""
+
+    def __init__(self, limit: float, pending: int) -> None:
+        super().__init__(f"an SDU unfinished after {limit:g} s ({pending} bytes of it received)")
+        self.limit = limit
+        self.pending = pending
 
 
 def header(timestamp: int, protocol: int, mode: int, length: int) -> bytes:

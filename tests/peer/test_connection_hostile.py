@@ -9,6 +9,7 @@ import pytest
 
 from conformance.peer import handshake as hs
 from conformance.peer.connection import Connection
+from conformance.peer.mux_io import SduTimeout
 from conformance.peer.node import Server
 from conformance.protocol import TimeLimitExceeded
 from conformance.wire import Message, TruncatedInput, decode, encode
@@ -32,6 +33,15 @@ async def accepted_of(server: Server, client: Connection) -> Connection:
     port = client.local[1]
     assert await until(lambda: any(c.remote[1] == port for c in server.connections))
     return next(c for c in server.connections if c.remote[1] == port)
+
+
+async def keep_busy(bystander: Connection, watched: Connection, rounds: int = 200) -> None:
+    """Keep-alive rounds on `bystander` (so its own time limit never runs out) until `watched` closes."""
+    for cookie in range(rounds):
+        if watched.is_closed:
+            return
+        await keep_alive_round(bystander, cookie)
+        await asyncio.sleep(0.02)
 
 
 async def closed_with(server: Server, client: Connection, requirement: str) -> None:
@@ -174,10 +184,8 @@ def test_a_slow_sender_past_its_time_limit_is_closed() -> None:
         async with await node(time_scale=0.005) as server:  # keep-alive: 97 s for the client becomes 0.485 s
             bystander = await scripted(server, initiator_only=True)
             client = await scripted(server, initiator_only=True)
-            for cookie in range(3):  # the bystander keeps sending in time
-                await asyncio.sleep(0.1)
-                await keep_alive_round(bystander, cookie)
             accepted = await accepted_of(server, client)
+            await keep_busy(bystander, accepted)  # the bystander keeps sending in time
             info = await accepted.wait_closed(5)
             assert info is not None and info.by == "local"
             assert isinstance(info.error, TimeLimitExceeded) and info.error.requirement == "KA-TIME-01"
@@ -290,3 +298,19 @@ async def raw_handshake_open(server: Server, proposal: bytes) -> Message:
     reply = decode("handshake", await reader.readexactly(int.from_bytes(head[6:8], "big")), state="StConfirm")
     writer.close()
     return reply
+
+
+def test_an_sdu_left_unfinished_past_the_sdu_timeout_closes_the_connection() -> None:
+    async def main() -> None:
+        async with await node(time_scale=0.01) as server:  # 30 s becomes 0.3 s; keep-alive 97 s becomes 0.97 s
+            bystander = await scripted(server)
+            client = await scripted(server)
+            await client.send_sdu(sdu(KEEP_ALIVE, 0, keep_alive_request(0x1234))[:6])
+            accepted = await accepted_of(server, client)
+            await keep_busy(bystander, accepted)
+            info = await accepted.wait_closed(5)
+            assert info is not None and isinstance(info.error, SduTimeout) and info.by == "local"
+            assert accepted.violations == []
+            await keep_alive_round(bystander, 5)
+
+    run(main())
