@@ -190,7 +190,7 @@ def test_peer_sharing_off_means_mini_protocol_10_is_unknown() -> None:
 
 def test_duplex_runs_both_directions_of_keep_alive_on_one_connection() -> None:
     async def main() -> None:
-        async with await node(time_scale=0.002) as server:
+        async with await node(time_scale=0.01) as server:
             config = PeerConfig(behaviours={**fast_keep_alive(), ("keep-alive", "responder"): keep_alive.server()})
             client = await connect("127.0.0.1", server.port, config)
             accepted = await server_side(server)
