@@ -81,6 +81,7 @@ def _mux_violation(error: DecodeError, sender: str) -> Violation:
     return MuxViolation(requirement, str(error), protocol=str(protocol), state=None, sender=sender)
 
 
+WARNINGS_KEPT = 1_000
 HISTORY_KEPT = 64
 """Messages a Session's `history` keeps here: the connection's transcript is the record, so a long run's
 memory stays flat."""
@@ -113,6 +114,7 @@ class Connection:
         self.negotiated: Negotiated | None = None
         self.violations: list[Violation] = []
         self.warnings: list[Violation] = []
+        self.warnings_dropped = 0
         self.own_violations: list[Violation] = []
         self.transcript: list[TranscriptEntry] = []
         self.refusal: Message | None = None
@@ -319,7 +321,7 @@ class Connection:
                 warned = len(self._checker.warnings)
                 self._checker.observe(sdu, self.remote_role)
                 if len(self._checker.warnings) > warned:  # SHOULD rules: kept, the connection goes on
-                    self.warnings.extend(self._checker.warnings[warned:])
+                    self._warn(self._checker.warnings[warned:])
                     del self._checker.warnings[:]
             except Violation as violation:
                 self._remote_broke(violation)
@@ -354,7 +356,9 @@ class Connection:
         decoded = session.history[-1].message if len(session.history) > taken else None
         _trim(session)
         self._remember(message_entry(RECEIVED, name, decoded if decoded is not None else data, mode=mode, state=state))
-        self.warnings.extend(session.warnings[warned:])
+        if len(session.warnings) > warned:
+            self._warn(session.warnings[warned:])
+            del session.warnings[:]
         found = session.violations[before:]
         if number == 0:
             self._handshake_message(decoded, found)
@@ -374,6 +378,12 @@ class Connection:
                 box.popleft()
             box.append((ours, decoded))
             self._arrived.set()
+
+    def _warn(self, found: list[Violation]) -> None:
+        """Keep SHOULD findings up to WARNINGS_KEPT (a remote can repeat one forever); count the rest."""
+        room = max(0, WARNINGS_KEPT - len(self.warnings))
+        self.warnings.extend(found[:room])
+        self.warnings_dropped += len(found) - len(found[:room])
 
     def _remote_broke(self, *found: Violation) -> None:
         self.violations.extend(found)

@@ -1,9 +1,10 @@
 """Keep-alive in both roles, with the node's timing (PROTOCOLS.md section 8).
 
 The client sends MsgKeepAlive with a fresh random word16 cookie at once and then `interval` seconds
-(the node: 10 s) after each answer, as `keepAliveClient` in Ouroboros.Network.KeepAlive does; the connection's Session checks the echo (KA-COOKIE-01)
-and the server's 60 s answer limit. The server echoes every cookie. Both are examples of the
-`conformance.peer.agent` contract: no I/O, no clock; time comes back through `After`.
+(the node: 10 s) after each answer, as `keepAliveClient` in Ouroboros.Network.KeepAlive does; the
+connection's Session checks the echo (KA-COOKIE-01) and the server's 60 s answer limit. The server
+echoes every cookie. Both are examples of the `conformance.peer.agent` contract: no I/O, no clock;
+time comes back through `After`.
 """
 
 from __future__ import annotations
