@@ -181,7 +181,7 @@ def test_a_truncated_message_then_close_is_a_typed_error() -> None:
 
 def test_a_slow_sender_past_its_time_limit_is_closed() -> None:
     async def main() -> None:
-        async with await node(time_scale=0.005) as server:  # keep-alive: 97 s for the client becomes 0.485 s
+        async with await node(time_scale=0.01) as server:  # keep-alive: 97 s for the client becomes 0.97 s
             bystander = await scripted(server, initiator_only=True)
             client = await scripted(server, initiator_only=True)
             accepted = await accepted_of(server, client)
