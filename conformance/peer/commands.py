@@ -103,7 +103,7 @@ async def _serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.close()))
+            loop.add_signal_handler(signum, server.stop)
     print(json.dumps({"listening": where}), flush=True)
     await server.stopped
     broke = [v for c in server.connections for v in c.violations]

@@ -151,6 +151,7 @@ class Connection:
         self._arrived = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
         self._closing: CloseInfo | None = None
+        self._closer: asyncio.Task[None] | None = None
         self._files: TranscriptFiles | None = None
         if config.transcript_dir is not None:
             self._files = TranscriptFiles(
@@ -668,7 +669,8 @@ class Connection:
         self._timers.clear()
         self._set_handshake(None)
         self._arrived.set()
-        asyncio.get_running_loop().create_task(self._shutdown(flush), name=f"peer-close-{self.index}")
+        # a strong reference: the event loop keeps only weak ones to its tasks
+        self._closer = asyncio.get_running_loop().create_task(self._shutdown(flush), name=f"peer-close-{self.index}")
 
     async def _shutdown(self, flush: bool) -> None:
         assert self._closing is not None

@@ -113,6 +113,7 @@ class Server:
         self.refused = 0
         self._server: asyncio.AbstractServer | None = None
         self._stop: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None
         self.stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
@@ -138,9 +139,12 @@ class Server:
     def _started(self, server: asyncio.AbstractServer) -> None:
         self._server = server
         if self.config.lifetime is not None:
-            self._stop = asyncio.get_running_loop().call_later(
-                self.config.lifetime, lambda: asyncio.ensure_future(self.close())
-            )
+            self._stop = asyncio.get_running_loop().call_later(self.config.lifetime, self.stop)
+
+    def stop(self) -> None:
+        """Start closing (from a timer or a signal handler); `stopped` resolves when done."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self.close())  # kept: the loop holds tasks weakly
 
     async def close(self) -> None:
         """Stop listening and close every open connection."""
