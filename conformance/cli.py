@@ -1,4 +1,4 @@
-"""The one command-line entry point: decode, encode, vectors check."""
+"""The one command-line entry point: decode, encode, vectors check, serve, connect."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import golden, wire
 from .data import DataMissing
+from .peer import commands as peer_commands
 from .vectors import load_vectors
 
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = vector_commands.add_parser("check", help="decode and re-encode every golden vector")
     check.add_argument("--dir", type=Path, default=None, help="a folder of vector files (default: the golden vectors)")
     check.set_defaults(run=_vectors_check)
+    peer_commands.add_commands(commands)
     _add_script(commands)
     return parser
 

@@ -1,0 +1,191 @@
+"""The `serve` and `connect` subcommands of `ouroboros-conformance` (exit codes: 0 success, 1 the remote
+broke a rule or refused us, 2 usage error).
+
+`serve` prints one JSON line `{"listening": {"host": ..., "port": ...}}` (or `{"socket": ...}`) once it
+accepts connections, then serves until SIGTERM/SIGINT or `--lifetime`. `connect` runs the handshake and
+the default behaviours until every initiator behaviour is done (keep-alive: one answered round trip),
+then prints a JSON summary and closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .connection import Connection
+from .defaults import default_behaviours
+from .handshake import N2C, N2N
+from .keep_alive import KeepAliveClient
+from .node import MAINNET_MAGIC, PeerConfig, Server, connect, connect_unix, serve, serve_unix
+
+POLL = 0.05
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a positive number, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a count of 0 or more, not {text}")
+    return value
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"HOST:PORT with a port in 1..65535, not {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def add_commands(commands: Any) -> None:
+    """Add `serve` and `connect` to the CLI's subparsers."""
+    s = commands.add_parser("serve", help="run a node-like responder (N2N over TCP, N2C over --socket)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=3001, help="0 picks a free port")
+    s.add_argument("--socket", type=Path, default=None, help="serve node-to-client on this Unix socket instead")
+    s.add_argument("--magic", type=int, default=MAINNET_MAGIC)
+    s.add_argument("--max-conns", type=int, default=None, help="connections open at once; more are closed")
+    s.add_argument("--lifetime", type=_positive, default=None, help="seconds to serve, then exit")
+    s.add_argument("--transcript", type=Path, default=None, help="a folder for JSON-lines and pcap transcripts")
+    s.add_argument("--time-scale", type=_positive, default=1.0, help="multiplies every time limit and interval")
+    s.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
+    s.set_defaults(run=run_serve)
+    c = commands.add_parser("connect", help="connect as initiator, exchange keep-alives, print a summary")
+    c.add_argument("address", nargs="?", type=_address, default=None, metavar="HOST:PORT")
+    c.add_argument("--socket", type=Path, default=None, help="connect node-to-client over this Unix socket")
+    c.add_argument("--magic", type=int, default=MAINNET_MAGIC)
+    c.add_argument("--transcript", type=Path, default=None)
+    c.add_argument("--headers", type=_count, default=0, help="headers to follow (needs the chain behaviours)")
+    c.add_argument("--time-scale", type=_positive, default=1.0)
+    c.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
+    c.add_argument("--timeout", type=_positive, default=60.0, help="seconds before giving up")
+    c.set_defaults(run=run_connect)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    mode = N2C if args.socket is not None else N2N
+    config = PeerConfig(
+        mode=mode,
+        magic=args.magic,
+        peer_sharing=args.peer_sharing,
+        time_scale=args.time_scale,
+        behaviours=default_behaviours(mode, "responder"),
+        transcript_dir=args.transcript,
+        max_conns=args.max_conns,
+        lifetime=args.lifetime,
+    )
+    server: Server
+    try:
+        if args.socket is not None:
+            server = await serve_unix(str(args.socket), config)
+            where: dict[str, Any] = {"socket": str(args.socket)}
+        else:
+            server = await serve(args.host, args.port, config)
+            where = {"host": server.host, "port": server.port}
+    except OSError as error:
+        print(f"error: cannot listen: {error}", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, server.stop)
+    print(json.dumps({"listening": where}), flush=True)
+    await server.stopped
+    broke = [v for c in server.connections for v in c.violations]
+    for violation in broke:
+        print(f"violation: {violation}", file=sys.stderr)
+    return 1 if broke else 0
+
+
+def run_connect(args: argparse.Namespace) -> int:
+    if (args.address is None) == (args.socket is None):
+        print("error: give HOST:PORT or --socket PATH", file=sys.stderr)
+        return 2
+    return asyncio.run(_connect(args))
+
+
+def _done(connection: Connection) -> bool:
+    """Every initiator behaviour finished; keep-alive counts as done after one answered round trip."""
+    for (protocol, side), behaviour in connection.behaviours.items():
+        if side != "initiator" or (protocol, side) in connection.finished:
+            continue
+        if isinstance(behaviour, KeepAliveClient) and behaviour.answers >= 1:
+            continue
+        return False
+    return True
+
+
+def summary(connection: Connection) -> dict[str, Any]:
+    """What `connect` prints: versions, counts, bytes, and every violation by requirement id."""
+    negotiated = connection.negotiated
+    chain = [getattr(b, "summary", None) for b in connection.behaviours.values()]  # a behaviour may add figures
+    out: dict[str, Any] = {
+        "version": negotiated.version if negotiated else None,
+        "version_data": dict(negotiated.version_data) if negotiated else None,
+        "headers": 0,
+        "blocks": 0,
+        "bytes_sent": connection.bytes_sent,
+        "bytes_received": connection.bytes_received,
+        "violations": [{"requirement": v.requirement, "detail": str(v)} for v in connection.violations],
+        "finished": {f"{p}/{s}": reason for (p, s), reason in connection.finished.items()},
+    }
+    for extra in chain:
+        if callable(extra):
+            out.update(extra())
+    if connection.refusal is not None:
+        out["refusal"] = connection.refusal.fields.get("reason")
+    if connection.closed.done():
+        info = connection.closed.result()
+        out["closed"] = {"by": info.by, "reason": info.reason}
+    return out
+
+
+async def _connect(args: argparse.Namespace) -> int:
+    mode = N2C if args.socket is not None else N2N
+    config = PeerConfig(
+        mode=mode,
+        magic=args.magic,
+        peer_sharing=args.peer_sharing,
+        time_scale=args.time_scale,
+        behaviours=default_behaviours(mode, "initiator", headers=args.headers),
+        transcript_dir=args.transcript,
+    )
+    try:
+        if args.socket is not None:
+            connection = await connect_unix(str(args.socket), config)
+        else:
+            connection = await connect(args.address[0], args.address[1], config)
+    except OSError as error:
+        print(f"error: cannot connect: {error}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    while not connection.closed.done() and not (connection.negotiated and _done(connection)):
+        if loop.time() > deadline:
+            print(f"error: not done within {args.timeout} s", file=sys.stderr)
+            break
+        await asyncio.sleep(POLL)
+    await connection.close()
+    result = summary(connection)
+    print(json.dumps(result, default=str), flush=True)
+    ok = (
+        connection.negotiated is not None
+        and not connection.violations
+        and result.get("closed", {}).get("by") == "local"
+    )
+    return 0 if ok else 1
