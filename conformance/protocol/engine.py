@@ -22,7 +22,6 @@ the rest of the trace is judged from where the session stood, without a cascade.
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -64,20 +63,15 @@ class Observed:
     pipelined: bool
 
 
-@functools.cache
-def _wire_takes_version() -> bool:
-    from conformance import wire
-
-    return "version" in inspect.signature(wire.decode).parameters
-
-
 def _wire_decode(protocol: str, data: bytes, state: str | None = None, *, version: int | None = None) -> Any:
-    """The wire decoder, told the negotiated version when it has one and the wire layer takes it."""
+    """The wire decoder, told the negotiated version (None: any supported version's shapes)."""
     from conformance import wire  # the wire layer is imported only when bytes must be decoded
 
-    if version is not None and _wire_takes_version():
-        return wire.decode(protocol, data, state=state, version=version)  # type: ignore[call-arg]
-    return wire.decode(protocol, data, state=state)
+    return wire.decode(protocol, data, state=state, version=version)
+
+
+HISTORY_LIMIT = 10_000
+"""Accepted messages a session keeps by default: enough for any transcript of a test case."""
 
 
 @dataclass
@@ -122,7 +116,8 @@ class Session:
     in `warnings`. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
     "record" (every violation is kept, once, in `violations`, and the session goes on; see the module
     docstring). Further keyword options go to the protocol's rule checker (e.g. handshake
-    `responder_versions`).
+    `responder_versions`). `history` keeps the last `history_limit` accepted messages (None: all), so
+    a session on a long-running connection holds bounded memory.
     """
 
     def __init__(
@@ -135,6 +130,7 @@ class Session:
         strict: bool = False,
         on_violation: OnViolation = "raise",
         decoder: Decoder | None = None,
+        history_limit: int | None = HISTORY_LIMIT,
         **options: Any,
     ) -> None:
         table = TABLES.get(name)
@@ -142,6 +138,8 @@ class Session:
             raise ValueError(f"unknown mini-protocol {name!r}; known: {', '.join(TABLES)}")
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, not {time_scale}")
+        if history_limit is not None and history_limit < 1:
+            raise ValueError(f"history_limit must be positive or None, not {history_limit}")
         if on_violation not in ON_VIOLATION:
             raise ValueError(f"on_violation must be one of {ON_VIOLATION}, not {on_violation!r}")
         self.name = name
@@ -163,6 +161,7 @@ class Session:
         self.warnings: list[Violation] = []
         self.violations: list[Violation] = []
         self.history: list[Observed] = []
+        self.history_limit = history_limit
 
     # -- where the session stands -------------------------------------------------------------------
 
@@ -243,6 +242,8 @@ class Session:
             raise
         self.violations.extend(found.violations)
         self.warnings.extend(found.warnings)
+        if self.history_limit is not None and len(self.history) > self.history_limit:
+            del self.history[: len(self.history) - self.history_limit]
         return self._state
 
     def check_time(self) -> None:

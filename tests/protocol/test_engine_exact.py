@@ -7,7 +7,6 @@ a `Message` value that is deliberately ill-typed.
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections import deque
 from typing import Any
@@ -29,7 +28,6 @@ from conformance.protocol import (
     TimeLimitExceeded,
     UnexpectedMessage,
     Violation,
-    engine,
 )
 from conformance.vectors import load_vectors
 from conformance.wire.message import Message
@@ -361,31 +359,14 @@ def test_ill_typed_messages_only_ever_raise_violations_and_change_nothing(
 # -- the negotiated version reaches the wire decoder -------------------------------------------------
 
 
-@pytest.mark.parametrize("takes_version", [True, False])
-def test_the_version_goes_to_the_wire_decoder_when_it_takes_one(
-    monkeypatch: pytest.MonkeyPatch, takes_version: bool
-) -> None:
-    seen: list[dict[str, Any]] = []
-    real = wire.decode
-
-    def with_version(protocol: str, data: bytes, state: str | None = None, version: int | None = None) -> Any:
-        seen.append({"version": version})
-        return real(protocol, data, state=state)
-
-    def without(protocol: str, data: bytes, state: str | None = None) -> Any:
-        seen.append({})
-        return real(protocol, data, state=state)
-
-    monkeypatch.setattr(wire, "decode", with_version if takes_version else without)
-    engine._wire_takes_version.cache_clear()
-    try:
-        Session("keep-alive", version=14, clock=FakeClock()).observe(INI, keep_alive(1))
-        Session("keep-alive", clock=FakeClock()).observe(INI, keep_alive(1))
-    finally:
-        engine._wire_takes_version.cache_clear()
-    assert seen == ([{"version": 14}, {"version": None}] if takes_version else [{}, {}])
-    monkeypatch.undo()
-    assert engine._wire_takes_version() == ("version" in inspect.signature(wire.decode).parameters)
+@pytest.mark.parametrize("version, accepted", [(11, True), (12, True), (13, False), (None, True)])
+def test_the_negotiated_version_decides_the_shapes_the_session_accepts(version: int | None, accepted: bool) -> None:
+    """The 8-item IPv6 peer address exists up to node-to-node v12: the session's version reaches the decoder."""
+    session = Session("peer-sharing", version=version, clock=FakeClock(), on_violation="record")
+    session.observe(INI, wire.encode(Message("peer-sharing", "MsgShareRequest", {"amount": 1})))
+    session.observe(RES, bytes.fromhex("8201818801000000010000190bb9"))
+    assert (session.violations == []) == accepted
+    assert [v.requirement for v in session.violations] == ([] if accepted else ["PS-ADDR-01"])
 
 
 def test_wrong_arguments_are_the_callers_mistake() -> None:

@@ -1,4 +1,4 @@
-"""tx-submission2's checker remembers no more than the window, however long the connection runs."""
+"""Long runs hold bounded memory: the tx-submission2 checker and every session's history."""
 
 from __future__ import annotations
 
@@ -80,3 +80,17 @@ def test_a_request_for_an_acknowledged_id_is_a_must_violation() -> None:
     session = _session_after_one_round()
     session.observe(RES, _request_txs(0, 1))  # id 0 was asked for, then acknowledged
     assert _ids_of(session.violations) == ["TX-REQTX-01"]
+
+
+def test_a_session_keeps_only_its_last_messages() -> None:
+    """A session on a long connection holds bounded memory: the history keeps the last `history_limit`."""
+    session = Session("tx-submission2", clock=FakeClock(), history_limit=50)
+    trace = list(_trace(100))
+    for sender, data in trace:
+        session.observe(sender, data)
+    assert len(session.history) == 50
+    assert session.history[-1].message == wire.decode("tx-submission2", trace[-1][1])
+    unbounded = Session("tx-submission2", clock=FakeClock(), history_limit=None)
+    for sender, data in trace:
+        unbounded.observe(sender, data)
+    assert len(unbounded.history) == len(trace)
