@@ -277,3 +277,10 @@ def test_an_expected_close_that_our_own_peer_made_fails() -> None:
     result = asyncio.run(run(loads(HEADER + steps, "t.yaml"), open_closing))
     assert statuses(result) == [("1", "passed"), ("2", "failed")]
     assert result.steps[1].detail.startswith("the connection was closed by us, not by the remote")
+
+
+def test_an_automatic_handshake_the_node_refuses_is_an_error_naming_the_refusal() -> None:
+    result = run_against(SCENARIOS / "keep-alive-echo.yaml", magic=1)
+    assert result.verdict == "error" and result.exit_code == 2
+    assert result.error is not None and "the handshake did not complete (refused:" in result.error
+    assert "Refused" in result.error
