@@ -9,6 +9,11 @@ handshake SDUs and raw bytes first, then one SDU per mini-protocol instance in t
 
 A MUST violation by the remote (mux, session, time limit) is recorded in `violations` and closes the
 connection, as the node does; handshake refusals are answered with MsgRefuse first (PROTOCOLS.md 4.3).
+
+With `PeerConfig.handshake` False (a scenario that drives the handshake itself) the connection neither
+proposes nor answers: the script's handshake messages go through the handshake Session like any other,
+received ones wait in the inbox, and the first MsgAcceptVersion seen in either direction (sent, received,
+or inside raw bytes we sent) switches to the negotiated demultiplexer and bundle as the automatic path does.
 """
 
 from __future__ import annotations
@@ -139,7 +144,12 @@ class Connection:
         self._checker = MuxChecker(self.mode)  # type: ignore[arg-type]
         self._sdus = SduReader()
         self._demux = demultiplexer_for(self.mode, None)  # type: ignore[arg-type]
-        self._outgoing: MessageDemultiplexer | None = None  # follows raw bytes we send (send_sdu)
+        self._scripted_handshake = not config.handshake
+        # follows raw bytes we send (send_sdu): from the start when the script drives the handshake
+        self._outgoing: MessageDemultiplexer | None = (
+            demultiplexer_for(self.mode, None) if self._scripted_handshake else None  # type: ignore[arg-type]
+        )
+        self._raw_sdus = SduReader()  # raw bytes we send, cut into SDUs so the handshake switch is exact
         self._names = {p.number: p.name for p in MINI_PROTOCOLS[self.mode]}
         self._numbers = {name: number for number, name in self._names.items()}
         self._first: deque[bytes] = deque()  # handshake SDUs and raw bytes, in order, before any other
@@ -164,7 +174,8 @@ class Connection:
         ]
         self._event("open", f"{role} {local} <-> {remote}")
         if role == "initiator":
-            self._send_handshake(hs.proposal(self.mode, self._ours))
+            if not self._scripted_handshake:
+                self._send_handshake(hs.proposal(self.mode, self._ours))
         else:
             self._session(hs.protocol_name(self.mode), role)  # its clock runs from the accept
 
@@ -199,21 +210,34 @@ class Connection:
 
     def _track_raw(self, raw: bytes) -> None:
         """Whole messages in raw bytes we sent still move our sessions (unchecked), so the answers they
-        draw are judged in the right state; bytes that are no SDU stream stop the tracking."""
-        if self.negotiated is None or self._outgoing is None:
+        draw are judged in the right state; bytes that are no SDU stream stop the tracking. Fed one SDU
+        at a time, so that an accept sent in raw bytes switches to the bundle exactly where it ends."""
+        if self._outgoing is None:
             return
         try:
-            self._outgoing.receive_data(raw)
-            while True:
-                item = self._outgoing.next_message()
-                if not isinstance(item, MuxMessage):
+            for sdu in self._raw_sdus.feed(raw):
+                if self._outgoing is None:
                     return
-                side = "initiator" if item.mode == 0 else "responder"
-                session = self._session(self._names.get(item.protocol, str(item.protocol)), side)
-                if session is not None:
-                    before = len(session.violations)
-                    session.observe(side, item.data)
-                    self.own_violations.extend(session.violations[before:])
+                self._outgoing.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
+                self._outgoing.receive_data(sdu.payload)
+                while True:
+                    item = self._outgoing.next_message()
+                    if not isinstance(item, MuxMessage):
+                        break
+                    side = "initiator" if item.mode == 0 else "responder"
+                    if item.protocol == 0:
+                        name = hs.protocol_name(self.mode)
+                    else:
+                        name = self._names.get(item.protocol, str(item.protocol))
+                    session = self._session(name, side)
+                    if session is not None:
+                        before, taken = len(session.violations), len(session.history)
+                        session.observe(side, item.data)
+                        self.own_violations.extend(session.violations[before:])
+                        moved = session.history[-1].message if len(session.history) > taken else None
+                        _trim(session)
+                        if item.protocol == 0:
+                            self._scripted_accept(moved)
         except DecodeError as error:
             self._outgoing = None
             self._event("untracked", f"raw bytes we sent are no longer followed: {error}")
@@ -361,24 +385,34 @@ class Connection:
             self._warn(session.warnings[warned:])
             del session.warnings[:]
         found = session.violations[before:]
-        if number == 0:
+        if number == 0 and not self._scripted_handshake:
             self._handshake_message(decoded, found)
             return
-        if found:
+        if number == 0 and self.role == "responder" and decoded is not None:
+            self.violations.extend(found)  # a faulty proposal is the script's to answer, as a node answers it
+        elif found:
             self._remote_broke(*found)
             return
         assert decoded is not None  # a message the session skipped always comes with a violation
+        if number == 0:
+            self._deliver(name, ours, decoded)
+            self._scripted_accept(decoded)
+            return
         behaviour = self.behaviours.get((name, ours))
         if behaviour is not None and (name, ours) not in self.finished:
             self._call((name, ours), behaviour.on_message, decoded)
         elif (name, ours) in self.behaviours:
             self._event("unhandled", f"{name} {ours}: {decoded.name} after the behaviour finished")
         else:
-            box = self._inbox.setdefault(name, deque())
-            if len(box) >= INBOX_LIMIT:
-                box.popleft()
-            box.append((ours, decoded))
-            self._arrived.set()
+            self._deliver(name, ours, decoded)
+
+    def _deliver(self, name: str, ours: str, decoded: Message) -> None:
+        """Into the inbox a script reads with `receive`."""
+        box = self._inbox.setdefault(name, deque())
+        if len(box) >= INBOX_LIMIT:
+            box.popleft()
+        box.append((ours, decoded))
+        self._arrived.set()
 
     def _warn(self, found: list[Violation]) -> None:
         """Keep SHOULD findings up to WARNINGS_KEPT (a remote can repeat one forever); count the rest."""
@@ -430,6 +464,22 @@ class Connection:
             self.query_reply = decoded
         self._set_handshake(None)
         self._close("local", f"handshake: {decoded.name}", None, flush=False)
+
+    def _scripted_accept(self, message: Message | None) -> None:
+        """A scripted handshake: the first MsgAcceptVersion either side sends starts the negotiated phase
+        with its version and data (what the Session already judged); a refusal or query is kept."""
+        if not self._scripted_handshake or self.negotiated is not None or message is None:
+            return
+        if message.name == "MsgAcceptVersion":
+            version, data = message.fields.get("version"), message.fields.get("version_data")
+            if isinstance(version, int) and isinstance(data, Mapping):
+                self._negotiated(version, data)
+            else:
+                self._event("handshake", f"an accept without usable version data: {message.fields!r}")
+        elif message.name == "MsgRefuse":
+            self.refusal = message
+        elif message.name == "MsgQueryReply":
+            self.query_reply = message
 
     def _send_handshake(self, message: Message) -> None:
         side = self.role
@@ -561,9 +611,12 @@ class Connection:
         data = bytes(message) if isinstance(message, (bytes, bytearray)) else None
         session = self._session(protocol, side) if (number == 0 or self.negotiated is not None) else None
         state = session.state if session is not None else None
+        sent: Message | None = None
         if session is not None:
-            before = len(session.violations)
+            before, taken = len(session.violations), len(session.history)
             session.observe(side, message)
+            if number == 0 and len(session.history) > taken:
+                sent = session.history[-1].message
             _trim(session)
             new = session.violations[before:]
             if check:
@@ -580,6 +633,8 @@ class Connection:
         self._remember(message_entry(SENT, protocol, shown, mode=mode, state=state))
         self._egress.setdefault((number, mode), bytearray()).extend(data)
         self._kick()
+        if sent is not None:
+            self._scripted_accept(sent)
 
     def _sdu(self, number: int, mode: int, payload: bytes) -> bytes:
         stamp = _timestamp()

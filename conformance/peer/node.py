@@ -56,6 +56,7 @@ class PeerConfig:
     max_conns: int | None = None  # as responder: connections open at once; more are closed at accept
     lifetime: float | None = None  # as responder: seconds the server runs (None: until closed)
     transcript_memory: int = 10_000  # entries kept in Connection.transcript (files keep all); 0 for long runs
+    handshake: bool = True  # False: no automatic handshake; a script sends and judges it (scenarios)
 
     def __post_init__(self) -> None:
         if self.mode not in (N2N, N2C):
@@ -69,6 +70,8 @@ class PeerConfig:
 async def _initiator(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, config: PeerConfig) -> Connection:
     local, remote = _ends(writer)
     connection = Connection(reader, writer, config, "initiator", local=local, remote=remote)
+    if not config.handshake:
+        return connection  # the script proposes
     wait = HANDSHAKE_WAIT * config.time_scale * 2
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(asyncio.shield(connection.handshake_done), wait)

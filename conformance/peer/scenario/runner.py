@@ -23,7 +23,7 @@ from .matchers import MISSING, Equals, resolve
 from .model import Expect, ExpectAny, ExpectClose, Repeat, Scenario, Send, SendSdu, Step, Wait
 from .mutations import cut
 from .result import FAILED, PASSED, SKIPPED, ScenarioResult, StepOutcome
-from .surface import CLOSED, ConnectionSpec, Opener, ScriptedConnection
+from .surface import CLOSED, ConnectionSpec, Opener, OwnViolation, ScriptedConnection
 from .variables import substitute
 
 
@@ -177,17 +177,25 @@ class _Run:
             return await self._sending(self.connection.send(step.protocol, data, check=step.check))
         if codec.number is None or not data:
             raise StepError(f"{step.protocol}: nothing to cut into SDUs")
-        for piece in cut(data, last.params["sizes"]):
+        pieces = cut(data, last.params["sizes"])
+        for index, piece in enumerate(pieces):
             sdu = SDU(0, self.mode_bit, codec.number, piece).encode()
-            status, detail = await self._sending(self.connection.send_sdu(sdu))
-            if status == FAILED:
-                return status, detail
+            try:
+                await self.connection.send_sdu(sdu)
+            except CLOSED as exc:
+                # the remote may close as soon as it has seen enough of a hostile message: that is its
+                # reaction (a later expect_close judges it), not a failure to send
+                if index and getattr(getattr(exc, "info", None), "by", "remote") == "remote":
+                    return PASSED, f"the remote closed after {index} of {len(pieces)} SDUs"
+                return FAILED, f"the connection is closed: {exc}"
+            except (wire.EncodeError, ValueError, TypeError) as exc:
+                return FAILED, f"could not send: {type(exc).__name__}: {exc}"
         return PASSED, ""
 
     async def _sending(self, sending: Any) -> tuple[str, str]:
         try:
             await sending
-        except Violation as exc:
+        except (OwnViolation, Violation) as exc:
             return FAILED, f"our own check refused it (disable its rule to send it anyway): {exc}"
         except CLOSED as exc:
             return FAILED, f"the connection is closed: {exc}"
@@ -202,7 +210,7 @@ class _Run:
             info = await self.connection.wait_closed(within)
             if info is None:
                 return FAILED, f"the connection was still open after {within:g} s"
-            return PASSED, f"closed: {info}"
+            return _closed(info)
         protocol = messages[0].protocol
         try:
             received = await self.connection.receive(protocol, within)
@@ -210,7 +218,7 @@ class _Run:
             return FAILED, f"nothing arrived on {protocol} within {within:g} s"
         except CLOSED as exc:
             if close:
-                return PASSED, f"closed: {exc}"
+                return _closed(getattr(exc, "info", None), exc)
             return FAILED, f"the connection closed instead: {exc}"
         fields = (
             wire.codec(protocol).to_json(received)["fields"] if received.name in wire.codec(protocol).messages else {}
@@ -237,6 +245,15 @@ class _Run:
             if resolve(fields, path) is MISSING:
                 problems.append(f"{path}: missing, cannot be captured")
         return "; ".join(problems) or None
+
+
+def _closed(info: Any, exc: BaseException | None = None) -> tuple[str, str]:
+    """An expected close passes only when the remote closed: our peer closing (on the remote's violation,
+    a time limit, or our own fault) is not the reaction the scenario asks for."""
+    shown = info if info is not None else exc
+    if getattr(info, "by", "remote") != "remote":
+        return FAILED, f"the connection was closed by us, not by the remote: {getattr(info, 'reason', shown)}"
+    return PASSED, f"closed: {shown}"
 
 
 def _brief(fields: Any, limit: int = 200) -> str:

@@ -1,10 +1,10 @@
 """The scripted connection surface the runner drives: exactly the part of the reference peer's
 `Connection` (conformance/peer/node.py, see PEER.md) that a scenario needs, as a typing.Protocol.
 
-The runner depends on this and nothing else of the peer, so it is tested against a small loopback
-implementation and runs unchanged against the real peer. `ConnectionClosed` is what `receive` raises
-once the connection has ended; the peer's own exception of that name should be this class or a
-subclass of it (at merge: one import line), and `CLOSED` lists what the runner reads as "closed".
+The runner depends on this, on the peer's `ConnectionClosed` (what `receive` and `send` raise once the
+connection has ended; its `info` is the peer's CloseInfo: who closed and why) and on `OwnViolation` (our
+own check refused a message), both from the peer core, which never imports the scenario layer.
+`CLOSED` lists what the runner reads as "closed".
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from conformance.peer.connection import CloseInfo, ConnectionClosed, OwnViolation
 from conformance.wire.message import Message
 
-
-class ConnectionClosed(Exception):
-    """The connection ended while a message was awaited; `info` is the peer's CloseInfo, if it has one."""
-
-    def __init__(self, detail: str = "connection closed", info: Any = None) -> None:
-        super().__init__(detail)
-        self.info = info
+__all__ = [
+    "CLOSED",
+    "CloseInfo",
+    "ConnectionClosed",
+    "ConnectionSpec",
+    "Opener",
+    "OwnViolation",
+    "ScriptedConnection",
+]
 
 
 CLOSED: tuple[type[BaseException], ...] = (ConnectionClosed, ConnectionError, EOFError)
