@@ -111,15 +111,16 @@ def header_info(header: Mapping[str, Any], k: int = BYRON_K) -> BlockInfo:
     """
     from conformance.wire.errors import ShapeMismatch
 
-    point = header_point(dict(header), k)
-    item, _ = decode_item(bytes(header["cbor"]))
+    cbor = bytes(header["cbor"])
+    item, _ = decode_item(cbor)
     try:
         if header["era"] == 0:
+            point = header_point(dict(header), k)
             consensus = item[3]
             difficulty = consensus[1] if header["byron_variant"] == 0 else consensus[2]
             return BlockInfo(point.slot, point.hash, int(difficulty[0]), _hash_or_none(item[1]))
         body = item[0]
-        return BlockInfo(point.slot, point.hash, int(body[0]), _hash_or_none(body[2]))
+        return BlockInfo(int(body[1]), blake2b_256(cbor), int(body[0]), _hash_or_none(body[2]))
     except (IndexError, TypeError, ValueError, KeyError):
         raise ShapeMismatch("a header with its era's layout", path="$") from None
 
@@ -572,9 +573,10 @@ def _chain_blocks(data: bytes, name: str) -> Iterator[bytes]:
             if not line or line.startswith("#"):
                 continue
             try:
-                yield _unwrap(bytes.fromhex(line))
-            except ValueError:
+                block = _unwrap(bytes.fromhex(line))
+            except (ValueError, DecodeError):
                 raise BrokenChain(f"{name}:{number}: not a block in hex") from None
+            yield block
         return
     position = 0
     while position < len(data):

@@ -50,6 +50,7 @@ class WireLoop:
         self.keep_history = keep_history
         self._timers: list[tuple[float, int, int, str, str]] = []
         self._sequence = 0
+        self._started = False
 
     def link(self, initiator: Behaviour, responder: Behaviour) -> Link:
         if initiator.protocol != responder.protocol:
@@ -64,10 +65,13 @@ class WireLoop:
 
     def run(self, max_steps: int = 10_000_000, until: float | None = None) -> None:
         """Start every behaviour, then deliver messages and fire timers until nothing is left, every
-        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made."""
-        for number, link in enumerate(self.links):
-            self._act(number, "initiator", link.initiator.start())
-            self._act(number, "responder", link.responder.start())
+        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made. A later
+        call carries on where the last one stopped."""
+        if not self._started:
+            self._started = True
+            for number, link in enumerate(self.links):
+                self._act(number, "initiator", link.initiator.start())
+                self._act(number, "responder", link.responder.start())
         steps = 0
         while steps < max_steps:
             delivered = False
@@ -83,15 +87,19 @@ class WireLoop:
                 continue
             if not self._timers or all(len(link.finished) == 2 for link in self.links):
                 return
-            due, _, number, side, token = heapq.heappop(self._timers)
-            if until is not None and due > until:
+            if until is not None and self._timers[0][0] > until:
                 return
+            due, _, number, side, token = heapq.heappop(self._timers)
             self.clock.advance(max(0.0, due - self.clock.now()))
             link = self.links[number]
             if side in link.finished:
                 continue
             behaviour = link.initiator if side == "initiator" else link.responder
             self._act(number, side, behaviour.on_timer(token))
+
+    def act(self, link: Link, side: str, actions: Sequence[Action]) -> None:
+        """Take actions a behaviour returned outside the loop (e.g. a server's `rollback`)."""
+        self._act(self.links.index(link), side, actions)
 
     def _act(self, number: int, side: str, actions: Sequence[Action]) -> None:
         link = self.links[number]
