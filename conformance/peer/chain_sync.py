@@ -57,6 +57,9 @@ class ChainSyncServer:
         self.rollback_to: int | None = -1
         self.forks_seen = len(chain.forks)
         self.awaiting = False
+        """Whether the oldest request got MsgAwaitReply and waits for the chain to change."""
+        self.requests = 0
+        """MsgRequestNext received and not answered with a roll forward or backward yet."""
         self.done = False
         self.sent_forward = 0
 
@@ -68,7 +71,8 @@ class ChainSyncServer:
     def on_message(self, message: Message) -> Sequence[Action]:
         name = message.name
         if name == "MsgRequestNext":
-            return self._next(can_await=True)
+            self.requests += 1
+            return self._serve()
         if name == "MsgFindIntersect":
             return [Send(self._intersect(message.fields.get("points") or []))]
         if name == "MsgDone":
@@ -83,19 +87,28 @@ class ChainSyncServer:
         if token == GROW and self.grow_every is not None:
             self.chain.extend(1)
             actions.append(After(self.grow_every * self.time_scale, GROW))
-        if self.awaiting:
-            reply = self._next(can_await=False)
-            if reply:
-                actions[:0] = reply
-            elif token == POLL:
-                actions.append(After(self.poll_every * self.time_scale, POLL))
-        return actions
+        replies = self._serve()
+        if token == POLL and self.awaiting and not replies:
+            actions.append(After(self.poll_every * self.time_scale, POLL))
+        return replies + actions
 
-    def rollback(self, blocks: int) -> Sequence[Action]:
+    def rollback(self, blocks: int) -> list[Action]:
         """Drop the last `blocks` blocks of the chain (at most back to the origin); a waiting client is
         rolled back at once (the returned actions), any other at its next request."""
         self.chain.rollback(max(-1, len(self.chain) - 1 - blocks))
-        return self._next(can_await=False) if self.awaiting else []
+        return self._serve()
+
+    def _serve(self) -> list[Action]:
+        """Answer the client's requests in order, as far as the chain allows: requests pipelined behind
+        one that got MsgAwaitReply wait for it."""
+        actions: list[Action] = []
+        while self.requests > 0:
+            reply = self._next(can_await=not self.awaiting)
+            actions += reply
+            if not reply or self.awaiting:
+                break
+            self.requests -= 1
+        return actions
 
     # -- replies -------------------------------------------------------------------------------------
 

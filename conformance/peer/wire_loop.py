@@ -65,7 +65,7 @@ class WireLoop:
 
     def run(self, max_steps: int = 10_000_000, until: float | None = None) -> None:
         """Start every behaviour, then deliver messages and fire timers until nothing is left, every
-        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made. A later
+        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made (a fired timer counts as one). A later
         call carries on where the last one stopped."""
         if not self._started:
             self._started = True
@@ -91,6 +91,7 @@ class WireLoop:
                 return
             due, _, number, side, token = heapq.heappop(self._timers)
             self.clock.advance(max(0.0, due - self.clock.now()))
+            steps += 1
             link = self.links[number]
             if side in link.finished:
                 continue
