@@ -11,7 +11,7 @@ from conformance.wire.errors import DecodeError
 from conformance.wire.message import Message
 
 from .agent import Action, After, Finish, Negotiated, Send
-from .chain import ChainStore, Point, block_body_problem, block_info, point_fields
+from .chain import ChainStore, Point, block_info, point_fields, read_block
 from .chain_sync import ChainProblem, Followed
 
 POLL = "poll"
@@ -143,8 +143,7 @@ class BlockFetchClient:
         self.bytes += len(block)
         expected = self.expected.popleft() if self.expected else None
         try:
-            info = block_info(block)
-            body = block_body_problem(block) if self.check_bodies else None
+            info, body = read_block(block) if self.check_bodies else (block_info(block), None)
         except DecodeError as error:
             self._problem("block", f"block {self.blocks} cannot be read: {error}")
             return

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conformance.wire.errors import DecodeError
-
 from .agent import Negotiated
-from .chain import BlockInfo, ChainStore, block_body_problem, block_info
+from .chain import BlockInfo, ChainStore, read_block
 from .chain_sync import ChainSyncClient, ChainSyncServer
 
 
@@ -33,15 +31,14 @@ class LocalChainSyncClient(ChainSyncClient):
 
     protocol = "local-chain-sync"
     payload = "block"
+    _body_problem: str | None = None
 
     def info_of(self, payload: Any) -> BlockInfo:
-        return block_info(bytes(payload))
+        info, self._body_problem = read_block(bytes(payload))
+        return info
 
     def check_payload(self, payload: Any, info: BlockInfo) -> None:
-        try:
-            problem = block_body_problem(bytes(payload))
-        except DecodeError as error:
-            problem = f"the block cannot be read: {error}"
+        problem, self._body_problem = self._body_problem, None
         if problem is not None:
             self._problem("body", f"block {info.block_no} at slot {info.slot}: {problem}")
 

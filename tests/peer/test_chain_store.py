@@ -14,6 +14,7 @@ from conformance.peer.chain import (
     block_body_problem,
     header_info,
     load_chain,
+    read_block,
 )
 from conformance.vectors import load_vectors
 from conformance.wire import cardano, cbor
@@ -174,3 +175,18 @@ def test_a_long_synthetic_chain_is_cheap() -> None:
 def test_unknown_fault_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown chain fault"):
         ChainFault("typo", 1)
+
+
+@pytest.mark.parametrize("vector", list(REAL_BLOCKS.values()), ids=lambda v: v.id)
+def test_the_fast_block_reader_agrees_with_the_exact_one(vector) -> None:  # type: ignore[no-untyped-def]
+    assert read_block(vector.data) == (cardano.block_info(vector.data), block_body_problem(vector.data))
+
+
+@pytest.mark.parametrize("kind", ["body", "link", "hash"])
+def test_the_fast_readers_agree_on_faulty_blocks(kind: str) -> None:
+    chain = ChainStore.synthetic(4, fault=ChainFault(kind, 2))
+    for index in range(4):
+        block = chain.block(index)
+        assert read_block(block) == (cardano.block_info(block), block_body_problem(block))
+        header = chain.header(index)
+        assert header_info(header).hash == cardano.header_point(header).hash
