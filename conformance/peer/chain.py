@@ -216,10 +216,9 @@ def read_block(block_content: bytes, k: int = BYRON_K) -> tuple[BlockInfo, str |
     """Point, number and predecessor of a block, and why its body does not match its header (or None):
     `block_info` and `block_body_problem` in one fast pass. Raises the wire DecodeError family."""
     try:
-        outer = _spans(block_content, 0)
-        tag = block_content[outer[0][0]]
-        if len(outer) == 2 and 2 <= tag <= 23:
-            parts = _spans(block_content, outer[1][0])
+        tag = block_content[1]
+        if block_content[0] == 0x82 and 2 <= tag <= 23:  # [blockEraTag (one byte), block]
+            parts = _spans(block_content, 2)
             header = block_content[parts[0][0] : parts[0][1]]
             fields = _shelley_header_fields(header)
             if fields is not None:
@@ -408,17 +407,19 @@ class ChainStore:
         fault: ChainFault | None = None,
         transactions: Sequence[bytes] = (),
         tx_every: int = 1,
+        per_block: int = 1,
     ) -> ChainStore:
         """A synthetic chain of `length` blocks from genesis (block 0 at slot 0, no predecessor).
 
-        `transactions` (Shelley-or-later transactions of the era, e.g. golden tx vectors) are put one per
-        block into every `tx_every`-th block from block 1, each once; the rest of the blocks are empty.
+        `transactions` (Shelley-or-later transactions of the era, e.g. golden tx vectors) are put
+        `per_block` at a time into every `tx_every`-th block from block 1, in order, each once; the other
+        blocks are empty.
         """
         store = cls(era=era, seed=seed, slot_gap=slot_gap, fault=fault)
-        if tx_every < 1:
-            raise ValueError(f"tx_every must be 1 or more, not {tx_every}")
-        for n, tx in enumerate(transactions):
-            store._bodies[1 + n * tx_every] = _body_of([tx])
+        if tx_every < 1 or per_block < 1:
+            raise ValueError(f"tx_every and per_block are 1 or more, not {tx_every} and {per_block}")
+        for n in range(0, len(transactions), per_block):
+            store._bodies[1 + (n // per_block) * tx_every] = _body_of(transactions[n : n + per_block])
         store.extend(length)
         return store
 

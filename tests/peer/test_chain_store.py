@@ -190,3 +190,10 @@ def test_the_fast_readers_agree_on_faulty_blocks(kind: str) -> None:
         assert read_block(block) == (cardano.block_info(block), block_body_problem(block))
         header = chain.header(index)
         assert header_info(header).hash == cardano.header_point(header).hash
+
+
+def test_several_transactions_per_block() -> None:
+    chain = ChainStore.synthetic(3, transactions=CONWAY_TXS, per_block=2)
+    assert len(list(chain.transactions())) == 3
+    assert block_body_problem(chain.block(1)) is None and read_block(chain.block(2))[1] is None
+    assert len(cbor.decode_item(chain.block(1))[0][1][1]) == 2
