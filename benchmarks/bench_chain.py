@@ -65,10 +65,10 @@ def fetch(chain: ChainStore, *, validate: bool) -> dict[str, Any]:
     return {
         "blocks": client.blocks,
         "block_bytes": client.bytes,
-        "wire_bytes": link.bytes,
+        "wire_bytes": link.sent_bytes,
         "seconds": round(elapsed, 3),
         "blocks_per_s": round(client.blocks / elapsed),
-        "mb_per_s": round(link.bytes / elapsed / 1e6, 2),
+        "mb_per_s": round(link.sent_bytes / elapsed / 1e6, 2),
     }
 
 
@@ -103,8 +103,12 @@ def main() -> None:
         print(f"chain-sync depth {depth}: {row}", flush=True)
     txs = [v.data for v in load_vectors() if v.id in TX_IDS]
     blocks, per_block = (300 if quick else 2_000), 30
-    tx_chain = ChainStore.synthetic(blocks + 1, transactions=txs * (blocks * per_block // len(txs)), per_block=per_block)
-    fetches = {("session" if validate else "wire_only"): fetch(tx_chain, validate=validate) for validate in (False, True)}
+    tx_chain = ChainStore.synthetic(
+        blocks + 1, transactions=txs * (blocks * per_block // len(txs)), per_block=per_block
+    )
+    fetches = {
+        ("session" if validate else "wire_only"): fetch(tx_chain, validate=validate) for validate in (False, True)
+    }
     print(f"block-fetch: {fetches}", flush=True)
     sizes = (2_000, 10_000) if quick else (10_000, 100_000)
     memories = [memory(n) for n in sizes]

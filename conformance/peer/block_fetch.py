@@ -151,8 +151,9 @@ class BlockFetchClient:
             self._problem("block", f"block at slot {info.slot} was not requested")
         elif (info.slot, info.hash) != (expected.slot, expected.hash):
             self._problem(
-                "hash", f"the block at slot {info.slot} has hash {info.hash.hex()[:16]}…, the followed header "
-                f"at slot {expected.slot} has {expected.hash.hex()[:16]}…"
+                "hash",
+                f"the block at slot {info.slot} has hash {info.hash.hex()[:16]}…, the followed header "
+                f"at slot {expected.slot} has {expected.hash.hex()[:16]}…",
             )
         if body is not None:
             self._problem("body", f"block at slot {info.slot}: {body}")

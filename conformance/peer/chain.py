@@ -229,7 +229,10 @@ def read_block(block_content: bytes, k: int = BYRON_K) -> tuple[BlockInfo, str |
                 if actual != size:
                     return info, f"the body is {actual} bytes; the header says {size}"
                 if body_hash(bodies) != digest:
-                    return info, f"the body hashes to {body_hash(bodies).hex()[:16]}…; the header says {digest.hex()[:16]}…"
+                    return (
+                        info,
+                        f"the body hashes to {body_hash(bodies).hex()[:16]}…; the header says {digest.hex()[:16]}…",
+                    )
                 return info, None
     except Exception:  # noqa: BLE001, S110 - anything unexpected is judged by the exact path below
         pass
@@ -437,7 +440,9 @@ class ChainStore:
         try:
             info = block_info(block, self.k)
         except DecodeError as error:
-            raise BrokenChain(f"block {index} is not a [blockEraTag, block] the chain store can read: {error}") from None
+            raise BrokenChain(
+                f"block {index} is not a [blockEraTag, block] the chain store can read: {error}"
+            ) from None
         if index > 0:
             tip = self.point(index - 1)
             number = self.block_no(index - 1)

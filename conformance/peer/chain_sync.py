@@ -211,14 +211,10 @@ def intersection_points(chain: ChainStore | Sequence[Point] | None) -> list[Poin
     """Points for MsgFindIntersect: the tip, then back 1, 2, 4, 8, ... blocks, then the origin."""
     if chain is None:
         return [None]
-    if isinstance(chain, ChainStore):
-        length, point_at = len(chain), chain.point
-    else:
-        length, point_at = len(chain), chain.__getitem__
     points: list[Point | None] = []
-    step, index = 1, length - 1
+    step, index = 1, len(chain) - 1
     while index >= 0:
-        points.append(point_at(index))
+        points.append(chain.point(index) if isinstance(chain, ChainStore) else chain[index])
         index -= step
         step *= 2
     return points + [None]
@@ -345,8 +341,11 @@ class ChainSyncClient:
         tip_point = as_point(tip.get("point")) if tip else None
         if tip_point is not None and tip.get("block_no") == info.block_no and tip_point.slot == info.slot:
             if tip_point.hash != info.hash:
-                self._problem("hash", f"the {self.payload} at the tip hashes to {_short(info.hash)}, the tip says "
-                              f"{_short(tip_point.hash)}")
+                self._problem(
+                    "hash",
+                    f"the {self.payload} at the tip hashes to {_short(info.hash)}, the tip says "
+                    f"{_short(tip_point.hash)}",
+                )
         self.recent.append(info)
         if self.followed is not None:
             self.followed.push(Point(info.slot, info.hash))
@@ -359,8 +358,9 @@ class ChainSyncClient:
     def _check_link(self, info: BlockInfo, prev_hash: bytes, prev_no: int | None, prev_slot: int) -> None:
         if info.prev_hash != prev_hash:
             self._problem(
-                "link", f"block {info.block_no} at slot {info.slot} links to {_short(info.prev_hash)}, "
-                f"not to the previous header's hash {_short(prev_hash)}"
+                "link",
+                f"block {info.block_no} at slot {info.slot} links to {_short(info.prev_hash)}, "
+                f"not to the previous header's hash {_short(prev_hash)}",
             )
         if prev_no is not None and info.block_no not in (prev_no, prev_no + 1):
             self._problem("number", f"block number {info.block_no} follows block number {prev_no}")

@@ -28,7 +28,7 @@ class Link:
     responder: Behaviour
     session: Session
     messages: int = 0
-    bytes: int = 0
+    sent_bytes: int = 0
     finished: set[str] = field(default_factory=set)
     queue: deque[tuple[str, bytes]] = field(default_factory=deque)
 
@@ -67,8 +67,8 @@ class WireLoop:
 
     def run(self, max_steps: int = 10_000_000, until: float | None = None) -> None:
         """Start every behaviour, then deliver messages and fire timers until nothing is left, every
-        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made (a fired timer counts as one). A later
-        call carries on where the last one stopped."""
+        behaviour finished, `until` (virtual seconds) passed, or `max_steps` deliveries were made (a
+        fired timer counts as one). A later call carries on where the last one stopped."""
         if not self._started:
             self._started = True
             for number, link in enumerate(self.links):
@@ -115,11 +115,10 @@ class WireLoop:
                     link.session.history.clear()
                 link.queue.append((side, data))
                 link.messages += 1
-                link.bytes += len(data)
+                link.sent_bytes += len(data)
             elif isinstance(action, After):
                 self._sequence += 1
                 due = self.clock.now() + action.seconds
                 heapq.heappush(self._timers, (due, self._sequence, number, side, action.token))
             elif isinstance(action, Finish):
                 link.finished.add(side)
-

@@ -22,7 +22,9 @@ from conformance.wire.common import GenTx, Header
 
 VECTORS = load_vectors()
 REAL_BLOCKS = {v.id: v for v in VECTORS if v.protocol == "ledger" and v.payload == "block-content"}
-CONWAY_TXS = [v.data for v in VECTORS if v.id in ("tx-pallas-conway1-tx", "tx-pallas-conway3-tx", "tx-pallas-conway4-tx")]
+CONWAY_TXS = [
+    v.data for v in VECTORS if v.id in ("tx-pallas-conway1-tx", "tx-pallas-conway3-tx", "tx-pallas-conway4-tx")
+]
 
 
 def test_synthetic_headers_hash_and_link_as_the_wire_layer_computes() -> None:
@@ -32,7 +34,9 @@ def test_synthetic_headers_hash_and_link_as_the_wire_layer_computes() -> None:
         block = chain.block(index)
         info = cardano.block_info(block)
         header = chain.header(index)
-        assert Header.from_item(cbor.decode_item(cbor.encode_item([header["era"], cbor.Tag(24, header["cbor"])]))[0], "$")
+        assert Header.from_item(
+            cbor.decode_item(cbor.encode_item([header["era"], cbor.Tag(24, header["cbor"])]))[0], "$"
+        )
         assert cardano.header_point(header) == chain.point(index) == cardano.Point(info.slot, info.hash)
         assert info.block_no == chain.block_no(index) == index
         assert info.prev_hash == (previous.hash if previous is not None else None)

@@ -17,8 +17,15 @@ N2N = 14
 N2C = 16 | 0x8000
 
 
-def follow(chain: ChainStore, *, headers: int | None, depth: int = 1, fetch: bool = True, range_size: int = 50,
-           **server: object) -> tuple[WireLoop, ChainSyncClient, BlockFetchClient | None]:
+def follow(
+    chain: ChainStore,
+    *,
+    headers: int | None,
+    depth: int = 1,
+    fetch: bool = True,
+    range_size: int = 50,
+    **server: object,
+) -> tuple[WireLoop, ChainSyncClient, BlockFetchClient | None]:
     loop = WireLoop(N2N)
     followed = Followed()
     client = ChainSyncClient(headers=headers, depth=depth, followed=followed if fetch else None)
@@ -175,12 +182,18 @@ def test_block_fetch_server_says_no_blocks_for_a_range_off_the_chain() -> None:
     server = BlockFetchServer(chain)
     other = ChainStore.synthetic(5, seed=b"another chain")
     request = Message(
-        "block-fetch", "MsgRequestRange", {"from_point": point_fields(other.point(1)), "to_point": point_fields(chain.point(3))}
+        "block-fetch",
+        "MsgRequestRange",
+        {"from_point": point_fields(other.point(1)), "to_point": point_fields(chain.point(3))},
     )
     decoded = wire.decode("block-fetch", wire.encode(request))
     [send] = server.on_message(decoded)
     assert send.message.name == "MsgNoBlocks"  # type: ignore[union-attr]
-    good = Message("block-fetch", "MsgRequestRange", {"from_point": point_fields(chain.point(1)), "to_point": point_fields(chain.point(3))})
+    good = Message(
+        "block-fetch",
+        "MsgRequestRange",
+        {"from_point": point_fields(chain.point(1)), "to_point": point_fields(chain.point(3))},
+    )
     names = [a.message.name for a in server.on_message(wire.decode("block-fetch", wire.encode(good)))]  # type: ignore[union-attr]
     assert names == ["MsgStartBatch", "MsgBlock", "MsgBlock", "MsgBlock", "MsgBatchDone"]
 
@@ -224,3 +237,20 @@ def test_bad_options_are_refused() -> None:
         ChainSyncClient(depth=0)
     with pytest.raises(ValueError):
         BlockFetchClient(Followed(), range_size=0)
+
+
+def test_role_factories_share_one_followed_queue_per_connection() -> None:
+    from conformance.peer.agent import Negotiated
+    from conformance.peer.chain_roles import follow_chain, serve_chain
+
+    chain = ChainStore.synthetic(250)
+    served, following = serve_chain(chain), follow_chain(headers=250, depth=7, range_size=60)
+    for negotiated in (Negotiated("node-to-node", N2N), Negotiated("node-to-node", N2N)):  # two connections
+        loop = WireLoop(N2N)
+        client = following[("chain-sync", "initiator")](negotiated)
+        fetcher = following[("block-fetch", "initiator")](negotiated)
+        loop.link(client, served[("chain-sync", "responder")](negotiated))
+        loop.link(fetcher, served[("block-fetch", "responder")](negotiated))
+        loop.run()
+        assert loop.violations == [] and finished(loop)
+        assert fetcher.blocks == 250 and fetcher.problems == []  # type: ignore[attr-defined]
