@@ -58,8 +58,9 @@ class ChainSyncServer:
         self.forks_seen = len(chain.forks)
         self.awaiting = False
         """Whether the oldest request got MsgAwaitReply and waits for the chain to change."""
-        self.requests = 0
-        """MsgRequestNext received and not answered with a roll forward or backward yet."""
+        self.requests: deque[Message] = deque()
+        """Requests received and not answered yet (a client may pipeline them), oldest first."""
+        self.polling = False
         self.done = False
         self.sent_forward = 0
 
@@ -70,11 +71,9 @@ class ChainSyncServer:
 
     def on_message(self, message: Message) -> Sequence[Action]:
         name = message.name
-        if name == "MsgRequestNext":
-            self.requests += 1
+        if name in ("MsgRequestNext", "MsgFindIntersect"):
+            self.requests.append(message)
             return self._serve()
-        if name == "MsgFindIntersect":
-            return [Send(self._intersect(message.fields.get("points") or []))]
         if name == "MsgDone":
             self.done = True
             return [Finish("the client sent MsgDone")]
@@ -87,8 +86,11 @@ class ChainSyncServer:
         if token == GROW and self.grow_every is not None:
             self.chain.extend(1)
             actions.append(After(self.grow_every * self.time_scale, GROW))
+        if token == POLL:
+            self.polling = False
         replies = self._serve()
-        if token == POLL and self.awaiting and not replies:
+        if self.awaiting and not replies and not self.polling and self.grow_every is None:
+            self.polling = True
             actions.append(After(self.poll_every * self.time_scale, POLL))
         return replies + actions
 
@@ -102,12 +104,15 @@ class ChainSyncServer:
         """Answer the client's requests in order, as far as the chain allows: requests pipelined behind
         one that got MsgAwaitReply wait for it."""
         actions: list[Action] = []
-        while self.requests > 0:
+        while self.requests:
+            if self.requests[0].name == "MsgFindIntersect":
+                actions.append(Send(self._intersect(self.requests.popleft().fields.get("points") or [])))
+                continue
             reply = self._next(can_await=not self.awaiting)
             actions += reply
             if not reply or self.awaiting:
                 break
-            self.requests -= 1
+            self.requests.popleft()
         return actions
 
     # -- replies -------------------------------------------------------------------------------------
@@ -151,7 +156,8 @@ class ChainSyncServer:
             return []
         self.awaiting = True
         actions: list[Action] = [Send(Message(self.protocol, "MsgAwaitReply"))]
-        if self.grow_every is None:
+        if self.grow_every is None and not self.polling:
+            self.polling = True
             actions.append(After(self.poll_every * self.time_scale, POLL))
         return actions
 

@@ -254,3 +254,33 @@ def test_role_factories_share_one_followed_queue_per_connection() -> None:
         loop.run()
         assert loop.violations == [] and finished(loop)
         assert fetcher.blocks == 250 and fetcher.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_find_intersect_pipelined_behind_an_awaited_request_is_answered_in_order() -> None:
+    from conformance.protocol import FakeClock, Session
+
+    chain = ChainStore.synthetic(1)
+    server = ChainSyncServer(chain, poll_every=1.0)
+    session = Session("chain-sync", N2N, FakeClock(), on_violation="record")
+    replies: list[str] = []
+
+    def exchange(actions: object) -> None:
+        for action in actions:  # type: ignore[attr-defined]
+            if hasattr(action, "message"):
+                data = wire.encode(action.message)
+                session.observe("responder", data)
+                replies.append(wire.decode("chain-sync", data, version=N2N).name)
+
+    def request(message: Message) -> None:
+        data = wire.encode(message)
+        session.observe("initiator", data)
+        exchange(server.on_message(wire.decode("chain-sync", data, version=N2N)))
+
+    for _ in range(3):
+        request(Message("chain-sync", "MsgRequestNext"))
+    request(Message("chain-sync", "MsgFindIntersect", {"points": [point_fields(chain.point(0))]}))
+    assert replies == ["MsgRollBackward", "MsgRollForward", "MsgAwaitReply"]
+    chain.extend(1)
+    exchange(server.on_timer("poll"))
+    assert replies[3:] == ["MsgRollForward", "MsgIntersectFound"]
+    assert session.violations == [] and session.state == "StIdle"
