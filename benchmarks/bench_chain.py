@@ -35,6 +35,7 @@ from conformance.vectors import load_vectors  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 N2N = 14
+MEMORY_COLUMNS = ("headers", "chain_store_peak_mb", "store_bytes_per_block", "follow_peak_mb", "follow_above_store_mb")
 TX_IDS = ("tx-pallas-conway1-tx", "tx-pallas-conway3-tx", "tx-pallas-conway4-tx")
 
 
@@ -145,10 +146,7 @@ def main() -> None:
         "",
         "| headers | chain store peak MB | bytes per block | following peak MB | following above the store MB |",
         "|---|---|---|---|---|",
-        *(
-            f"| {m['headers']} | {m['chain_store_peak_mb']} | {m['store_bytes_per_block']} | {m['follow_peak_mb']} | {m['follow_above_store_mb']} |"
-            for m in memories
-        ),
+        *("| " + " | ".join(str(m[key]) for key in MEMORY_COLUMNS) + " |" for m in memories),
         "",
         "Targets (issue 8, over loopback): 10,000 headers/s at depth 100; 100 MB/s of blocks; memory flat.",
     ]

@@ -308,10 +308,12 @@ class ChainSyncClient:
         """Whether one more request may go out (in flight ones included)."""
         if self.limit is not None:
             return self.received + self.in_flight < self.limit
-        if self.tip is None:
+        tip = as_point(self.tip["point"]) if self.tip is not None else None
+        if self.tip is None or tip is None:
             return False
-        last = self.recent[-1].block_no if self.recent else -1
-        return last + self.in_flight < int(self.tip["block_no"]) and self.tip["point"] is not None
+        if not self.recent:  # where we stand is a point without a number: one request at a time
+            return self.in_flight == 0 and not (self.anchor_known and tip == self.anchor)
+        return self.recent[-1].block_no + self.in_flight < int(self.tip["block_no"])
 
     def _top_up(self) -> list[Action]:
         if self.finished:

@@ -284,3 +284,21 @@ def test_a_find_intersect_pipelined_behind_an_awaited_request_is_answered_in_ord
     exchange(server.on_timer("poll"))
     assert replies[3:] == ["MsgRollForward", "MsgIntersectFound"]
     assert session.violations == [] and session.state == "StIdle"
+
+
+@pytest.mark.parametrize("start", ["genesis", "real"])
+def test_following_to_the_tip_from_an_intersection_stops_at_the_tip(start: str) -> None:
+    from conformance.vectors import load_vectors
+
+    if start == "real":  # block numbers start far from 0
+        chain = ChainStore.from_blocks([next(v.data for v in load_vectors() if v.id == "blk-yaci-conway")])
+        chain.extend(79)
+    else:
+        chain = ChainStore.synthetic(80)
+    for known, expected in ((None, 80), ([chain.point(30)], 49), ([chain.point(79)], 0)):
+        loop = WireLoop(N2N)
+        client = ChainSyncClient(headers=None, depth=10, known=known)
+        loop.link(client, ChainSyncServer(chain))
+        loop.run()
+        assert loop.violations == [] and client.problems == [] and client.finished
+        assert client.received == expected
