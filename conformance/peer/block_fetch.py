@@ -59,7 +59,8 @@ class BlockFetchClient:
 
     Each block must be the one followed: the hash of its header is the followed point's hash (and its
     slot the point's slot), and its body matches the body hash and size of its header. Anything else is
-    kept in `problems`; MsgNoBlocks for a range is a problem too (the server lost blocks it served).
+    kept in `problems`. MsgNoBlocks is no problem (the server's chain may have switched forks before
+    chain-sync told us, as the node allows): its blocks are counted in `not_served`.
     When no points are waiting it looks again every `poll_every` seconds.
     """
 
@@ -91,6 +92,8 @@ class BlockFetchClient:
         self.expected: deque[Point] = deque()
         self.blocks = 0
         self.bytes = 0
+        self.not_served = 0
+        """Blocks of ranges answered with MsgNoBlocks."""
         self.problems: list[ChainProblem] = []
         self.finished = False
         self.polling = False
@@ -111,7 +114,7 @@ class BlockFetchClient:
         elif name in ("MsgBatchDone", "MsgNoBlocks"):
             points = self.requested.popleft() if self.requested else []
             if name == "MsgNoBlocks":
-                self._problem("block", f"MsgNoBlocks for {len(points)} followed blocks")
+                self.not_served += len(points)
             elif self.expected:
                 self._problem("block", f"the batch ended {len(self.expected)} blocks short")
             self.expected = deque()
