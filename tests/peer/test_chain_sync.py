@@ -302,3 +302,28 @@ def test_following_to_the_tip_from_an_intersection_stops_at_the_tip(start: str) 
         loop.run()
         assert loop.violations == [] and client.problems == [] and client.finished
         assert client.received == expected
+
+
+def test_a_real_byron_chain_is_served_with_byron_header_envelopes() -> None:
+    from conformance.vectors import load_vectors
+
+    vectors = {v.id: v.data for v in load_vectors()}
+    chain = ChainStore.from_blocks(
+        [vectors["blk-harmonic-preprod-byron-ebb"], vectors["blk-harmonic-preprod-byron-main"]]
+    )  # preprod's first epoch boundary block and the main block after it: a real two-block chain
+    loop, client, fetcher = follow(chain, headers=None, depth=2, range_size=2)
+    assert loop.violations == [] and client.problems == [] and fetcher is not None and fetcher.problems == []
+    assert client.received == 2 and fetcher.blocks == 2
+    forwards = [o.message for o in loop.links[0].session.history if o.message.name == "MsgRollForward"]
+    assert [(f.fields["header"]["era"], f.fields["header"]["byron_variant"]) for f in forwards] == [(0, 0), (0, 1)]
+
+
+def test_an_intersection_off_the_chain_is_not_found() -> None:
+    chain = ChainStore.synthetic(3)
+    stranger = ChainStore.synthetic(3, seed=b"elsewhere")
+    server = ChainSyncServer(chain)
+    request = Message("chain-sync", "MsgFindIntersect", {"points": [point_fields(stranger.point(2))]})
+    [reply] = server.on_message(wire.decode("chain-sync", wire.encode(request)))
+    message = wire.decode("chain-sync", wire.encode(reply.message))  # type: ignore[union-attr]
+    assert message.name == "MsgIntersectNotFound"
+    assert message.fields["tip"] == {"point": point_fields(chain.point(2)), "block_no": 2}
