@@ -38,7 +38,7 @@ NOTES = (
     "Sans-I/O there is no round trip, so the pipelining depth barely changes headers/s here; over TCP it hides "
     "latency.",
     "The with-session figures are bounded by the Session: per block the block-fetch rules read the block twice "
-    "(check and commit) with the pure-Python CBOR decoder (conformance.protocol.ledger.block_point -> "
+    "(check and commit) with the pure-Python CBOR decoder (conformance.protocol.cardano_facts.block_info -> "
     "wire.cardano.block_info); the behaviours' own checks read blocks through cbor2 offsets (chain.read_block).",
     "Block-fetch blocks are synthetic Conway blocks of ~19 KB (30 golden transactions each).",
 )

@@ -11,7 +11,7 @@ from conformance.wire.errors import DecodeError
 from conformance.wire.message import Message
 
 from .agent import Action, After, Finish, Negotiated, Send
-from .chain import ChainStore, Point, block_info, point_fields, read_block
+from .chain import ChainPoint, ChainStore, block_info, point_fields, read_block
 from .chain_sync import ChainProblem, Followed
 
 POLL = "poll"
@@ -87,9 +87,9 @@ class BlockFetchClient:
         self.poll_every = poll_every
         self.check_bodies = check_bodies
         self.on_block = on_block
-        self.requested: deque[list[Point]] = deque()
+        self.requested: deque[list[ChainPoint]] = deque()
         """The points of each range requested and not yet done, oldest first."""
-        self.expected: deque[Point] = deque()
+        self.expected: deque[ChainPoint] = deque()
         self.blocks = 0
         self.bytes = 0
         self.not_served = 0

@@ -31,7 +31,7 @@ from typing import Any
 
 import cbor2
 
-from conformance.wire.cardano import BYRON_K, BlockInfo, Point, blake2b_256, block_info, header_point
+from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
 from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item
 from conformance.wire.errors import DecodeError
 
@@ -42,7 +42,7 @@ __all__ = [
     "BrokenChain",
     "ChainFault",
     "ChainStore",
-    "Point",
+    "ChainPoint",
     "as_point",
     "block_info",
     "blake2b_256",
@@ -90,16 +90,16 @@ class ChainFault:
 # -- points ------------------------------------------------------------------------------------------
 
 
-def as_point(value: Any) -> Point | None:
-    """A point given as the wire layer decodes it ({"slot", "hash"} or None) or as a `Point`."""
-    if value is None or isinstance(value, Point):
+def as_point(value: Any) -> ChainPoint | None:
+    """A point given as the wire layer decodes it ({"slot", "hash"} or None) or as a `ChainPoint`."""
+    if value is None or isinstance(value, ChainPoint):
         return value
     if isinstance(value, Mapping) and "slot" in value and "hash" in value:
-        return Point(int(value["slot"]), bytes(value["hash"]))
+        return ChainPoint(int(value["slot"]), bytes(value["hash"]))
     raise ValueError(f"{value!r} is not a point")
 
 
-def point_fields(point: Point | None) -> dict[str, Any] | None:
+def point_fields(point: ChainPoint | None) -> dict[str, Any] | None:
     """The wire layer's form of a point: None for the origin, else {"slot", "hash"}."""
     return None if point is None else {"slot": point.slot, "hash": point.hash}
 
@@ -108,7 +108,7 @@ def point_fields(point: Point | None) -> dict[str, Any] | None:
 
 
 def header_info(header: Mapping[str, Any], k: int = BYRON_K) -> BlockInfo:
-    """Point, number and predecessor of an N2N chain-sync header as the wire layer decodes it.
+    """ChainPoint, number and predecessor of an N2N chain-sync header as the wire layer decodes it.
 
     Raises the wire DecodeError family when the header's bytes do not have their era's layout.
     """
@@ -213,7 +213,7 @@ def _shelley_header_fields(header: bytes) -> tuple[int, int, bytes | None, int, 
 
 
 def read_block(block_content: bytes, k: int = BYRON_K) -> tuple[BlockInfo, str | None]:
-    """Point, number and predecessor of a block, and why its body does not match its header (or None):
+    """ChainPoint, number and predecessor of a block, and why its body does not match its header (or None):
     `block_info` and `block_body_problem` in one fast pass. Raises the wire DecodeError family."""
     try:
         tag = block_content[1]
@@ -508,13 +508,13 @@ class ChainStore:
     def __len__(self) -> int:
         return len(self._slots)
 
-    def point(self, index: int) -> Point:
-        return Point(self._slots[index], bytes(self._hashes[index * 32 : index * 32 + 32]))
+    def point(self, index: int) -> ChainPoint:
+        return ChainPoint(self._slots[index], bytes(self._hashes[index * 32 : index * 32 + 32]))
 
     def block_no(self, index: int) -> int:
         return self._numbers[index]
 
-    def point_or_origin(self, index: int) -> Point | None:
+    def point_or_origin(self, index: int) -> ChainPoint | None:
         return None if index < 0 else self.point(index)
 
     def tip(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from conformance.wire.errors import DecodeError
 from conformance.wire.message import Message
 
 from .agent import Action, After, Finish, Negotiated, Send
-from .chain import BlockInfo, ChainStore, Point, as_point, header_info, point_fields
+from .chain import BlockInfo, ChainPoint, ChainStore, as_point, header_info, point_fields
 
 GROW, POLL = "grow", "poll"
 _REPLIES = ("MsgRollForward", "MsgRollBackward")
@@ -177,15 +177,15 @@ class Followed:
     """
 
     def __init__(self) -> None:
-        self.points: deque[Point] = deque()
+        self.points: deque[ChainPoint] = deque()
         self.closed = False
         self.pushed = 0
 
-    def push(self, point: Point) -> None:
+    def push(self, point: ChainPoint) -> None:
         self.points.append(point)
         self.pushed += 1
 
-    def rollback(self, point: Point | None) -> None:
+    def rollback(self, point: ChainPoint | None) -> None:
         """Forget the points after `point`; all of them when `point` is not waiting (already fetched)."""
         if point in self.points:
             while self.points[-1] != point:
@@ -193,7 +193,7 @@ class Followed:
         else:
             self.points.clear()
 
-    def take(self, count: int) -> list[Point]:
+    def take(self, count: int) -> list[ChainPoint]:
         return [self.points.popleft() for _ in range(min(count, len(self.points)))]
 
     def close(self) -> None:
@@ -213,11 +213,11 @@ class ChainProblem:
     detail: str
 
 
-def intersection_points(chain: ChainStore | Sequence[Point] | None) -> list[Point | None]:
+def intersection_points(chain: ChainStore | Sequence[ChainPoint] | None) -> list[ChainPoint | None]:
     """Points for MsgFindIntersect: the tip, then back 1, 2, 4, 8, ... blocks, then the origin."""
     if chain is None:
         return [None]
-    points: list[Point | None] = []
+    points: list[ChainPoint | None] = []
     step, index = 1, len(chain) - 1
     while index >= 0:
         points.append(chain.point(index) if isinstance(chain, ChainStore) else chain[index])
@@ -246,7 +246,7 @@ class ChainSyncClient:
         *,
         headers: int | None = None,
         depth: int = 1,
-        known: ChainStore | Sequence[Point] | None = None,
+        known: ChainStore | Sequence[ChainPoint] | None = None,
         followed: Followed | None = None,
         keep: int = 2160,
         on_header: Callable[[BlockInfo], None] | None = None,
@@ -261,11 +261,11 @@ class ChainSyncClient:
         self.followed = followed
         self.on_header = on_header
         self.recent: deque[BlockInfo] = deque(maxlen=keep)
-        self.anchor: Point | None = None
+        self.anchor: ChainPoint | None = None
         self.anchor_known = False
         """Whether the point we follow from is known (an intersection); the origin's successor may link to
         anything when the served chain does not start at genesis."""
-        self.intersection: Point | None = None
+        self.intersection: ChainPoint | None = None
         self.tip: dict[str, Any] | None = None
         self.in_flight = 0
         self.received = 0
@@ -330,7 +330,7 @@ class ChainSyncClient:
         return actions
 
     def info_of(self, payload: Any) -> BlockInfo:
-        """Point, number and predecessor of what MsgRollForward carries: here a header."""
+        """ChainPoint, number and predecessor of what MsgRollForward carries: here a header."""
         return header_info(payload)
 
     def _forward(self, payload: Any) -> None:
@@ -356,7 +356,7 @@ class ChainSyncClient:
                 )
         self.recent.append(info)
         if self.followed is not None:
-            self.followed.push(Point(info.slot, info.hash))
+            self.followed.push(ChainPoint(info.slot, info.hash))
         if self.on_header is not None:
             self.on_header(info)
 
@@ -377,14 +377,14 @@ class ChainSyncClient:
         elif info.slot == prev_slot and prev_no is not None and info.block_no != prev_no:
             self._problem("slot", f"block {info.block_no} has the slot {info.slot} of its predecessor")
 
-    def _backward(self, point: Point | None) -> None:
+    def _backward(self, point: ChainPoint | None) -> None:
         if self.followed is not None:
             self.followed.rollback(point)
         if point is None:
             self.recent.clear()
             self.anchor, self.anchor_known = None, False
             return
-        while self.recent and Point(self.recent[-1].slot, self.recent[-1].hash) != point:
+        while self.recent and ChainPoint(self.recent[-1].slot, self.recent[-1].hash) != point:
             self.recent.pop()
         if self.recent:
             return

@@ -37,7 +37,7 @@ def test_synthetic_headers_hash_and_link_as_the_wire_layer_computes() -> None:
         assert Header.from_item(
             cbor.decode_item(cbor.encode_item([header["era"], cbor.Tag(24, header["cbor"])]))[0], "$"
         )
-        assert cardano.header_point(header) == chain.point(index) == cardano.Point(info.slot, info.hash)
+        assert cardano.header_point(header) == chain.point(index) == cardano.ChainPoint(info.slot, info.hash)
         assert info.block_no == chain.block_no(index) == index
         assert info.prev_hash == (previous.hash if previous is not None else None)
         assert header_info(header) == info
@@ -127,7 +127,7 @@ def test_a_broken_chain_file_is_refused_with_where(tmp_path: Path) -> None:
 
 def test_lookups() -> None:
     chain = ChainStore.synthetic(10)
-    stranger = cardano.Point(4, b"\x00" * 32)
+    stranger = cardano.ChainPoint(4, b"\x00" * 32)
     assert chain.find_intersection([stranger, chain.point(7), chain.point(2)]) == 7
     assert chain.find_intersection([stranger]) is None
     assert chain.find_intersection([stranger, None]) == -1
