@@ -98,6 +98,15 @@ class BlockFetchClient:
         self.finished = False
         self.polling = False
 
+    def summary(self) -> dict[str, Any]:
+        """What `connect` reports of the blocks it fetched; a block that does not match fails the run."""
+        return {
+            "blocks": self.blocks,
+            "block_bytes": self.bytes,
+            "blocks_not_served": self.not_served,
+            "block_problems": [f"{p.kind} at {p.at}: {p.detail}" for p in self.problems],
+        }
+
     def start(self) -> Sequence[Action]:
         return self._request()
 

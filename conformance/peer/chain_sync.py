@@ -273,6 +273,14 @@ class ChainSyncClient:
         self.problems: list[ChainProblem] = []
         self.finished = False
 
+    def summary(self) -> dict[str, Any]:
+        """What `connect` reports of the chain it followed; a chain problem fails the run."""
+        return {
+            "headers": self.received,
+            "rollbacks": self.rollbacks,
+            "chain_problems": [f"{p.kind} at {p.at}: {p.detail}" for p in self.problems],
+        }
+
     def start(self) -> Sequence[Action]:
         points = [point_fields(p) for p in self.points]
         return [Send(Message(self.protocol, "MsgFindIntersect", {"points": points}))]

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .chain import ChainStore, load_chain
 from .connection import Connection
-from .defaults import default_behaviours
+from .defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
 from .handshake import N2C, N2N
 from .keep_alive import KeepAliveClient
 from .node import MAINNET_MAGIC, PeerConfig, Server, connect, connect_unix, serve, serve_unix
@@ -41,6 +42,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a count of 1 or more, not {text}")
+    return value
+
+
 def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -58,6 +66,12 @@ def add_commands(commands: Any) -> None:
     s.add_argument("--max-conns", type=int, default=None, help="connections open at once; more are closed")
     s.add_argument("--lifetime", type=_positive, default=None, help="seconds to serve, then exit")
     s.add_argument("--transcript", type=Path, default=None, help="a folder for JSON-lines and pcap transcripts")
+    chain = s.add_mutually_exclusive_group()
+    chain.add_argument("--chain", type=Path, default=None, help="serve the blocks of this chain file (docs/chain.md)")
+    chain.add_argument(
+        "--chain-length", type=_count, default=DEFAULT_CHAIN_LENGTH, help="blocks of the synthetic chain served"
+    )
+    s.add_argument("--grow-every", type=_positive, default=None, help="seconds between new blocks at the tip")
     s.add_argument("--time-scale", type=_positive, default=1.0, help="multiplies every time limit and interval")
     s.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
     s.set_defaults(run=run_serve)
@@ -66,14 +80,27 @@ def add_commands(commands: Any) -> None:
     c.add_argument("--socket", type=Path, default=None, help="connect node-to-client over this Unix socket")
     c.add_argument("--magic", type=int, default=MAINNET_MAGIC)
     c.add_argument("--transcript", type=Path, default=None)
-    c.add_argument("--headers", type=_count, default=0, help="headers to follow (needs the chain behaviours)")
+    c.add_argument("--headers", type=_count, default=0, help="headers to follow, fetching their blocks (0: none)")
+    c.add_argument("--depth", type=_positive_int, default=10, help="chain-sync requests in flight")
     c.add_argument("--time-scale", type=_positive, default=1.0)
     c.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
     c.add_argument("--timeout", type=_positive, default=60.0, help="seconds before giving up")
     c.set_defaults(run=run_connect)
 
 
+def _chain(args: argparse.Namespace) -> ChainStore:
+    """The chain `serve` offers: a chain file, or a synthetic chain of --chain-length blocks."""
+    if args.chain is not None:
+        return load_chain(args.chain)
+    return ChainStore.synthetic(args.chain_length)
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    try:
+        args.chain_store = _chain(args)
+    except (OSError, ValueError) as error:
+        print(f"error: cannot load the chain: {error}", file=sys.stderr)
+        return 2
     return asyncio.run(_serve(args))
 
 
@@ -84,7 +111,7 @@ async def _serve(args: argparse.Namespace) -> int:
         magic=args.magic,
         peer_sharing=args.peer_sharing,
         time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, "responder"),
+        behaviours=default_behaviours(mode, "responder", chain=args.chain_store, grow_every=args.grow_every),
         transcript_dir=args.transcript,
         max_conns=args.max_conns,
         lifetime=args.lifetime,
@@ -120,12 +147,15 @@ def run_connect(args: argparse.Namespace) -> int:
 
 
 def _done(connection: Connection) -> bool:
-    """Every initiator behaviour finished; keep-alive counts as done after one answered round trip."""
+    """Every initiator behaviour finished; keep-alive counts as done after one answered round trip and
+    tx-submission2 (which offers transactions while the connection lives) does not hold the run."""
     for (protocol, side), behaviour in connection.behaviours.items():
         if side != "initiator" or (protocol, side) in connection.finished:
             continue
         if isinstance(behaviour, KeepAliveClient) and behaviour.answers >= 1:
             continue
+        if protocol == "tx-submission2":
+            continue  # it offers the mempool for as long as the connection lives; nothing to wait for
         return False
     return True
 
@@ -162,7 +192,7 @@ async def _connect(args: argparse.Namespace) -> int:
         magic=args.magic,
         peer_sharing=args.peer_sharing,
         time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, "initiator", headers=args.headers),
+        behaviours=default_behaviours(mode, "initiator", headers=args.headers, depth=args.depth),
         transcript_dir=args.transcript,
     )
     try:
@@ -186,6 +216,8 @@ async def _connect(args: argparse.Namespace) -> int:
     ok = (
         connection.negotiated is not None
         and not connection.violations
+        and not result.get("chain_problems")
+        and not result.get("block_problems")
         and result.get("closed", {}).get("by") == "local"
     )
     return 0 if ok else 1

@@ -103,3 +103,42 @@ def test_connect_to_nothing_exits_1() -> None:
     stop(process)  # its port is now closed
     done = connect_cli(f"127.0.0.1:{where['port']}", "--timeout", "5")
     assert done.returncode == 1 and "cannot connect" in done.stderr
+
+
+@pytest.mark.parametrize("depth", ["1", "50"])
+def test_connect_follows_the_served_chain_and_fetches_its_blocks(depth: str) -> None:
+    """Two processes over loopback: `serve` offers a synthetic chain, `connect` follows 300 headers with
+    `depth` requests in flight, fetches their blocks and checks every hash, link and body."""
+    process, where = start_serve("--port", "0", "--magic", "42", "--chain-length", "400")
+    try:
+        done = connect_cli(f"127.0.0.1:{where['port']}", "--magic", "42", "--headers", "300", "--depth", depth)
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads(done.stdout)
+        assert (summary["headers"], summary["blocks"]) == (300, 300)
+        assert summary["chain_problems"] == [] and summary["block_problems"] == [] and summary["violations"] == []
+    finally:
+        assert stop(process) == 0
+
+
+def test_serve_refuses_a_chain_file_whose_links_are_broken(tmp_path: Path) -> None:
+    """A chain file whose blocks do not link is refused when loaded: serve says so and exits 2."""
+    from conformance.peer.chain import ChainStore
+
+    good = ChainStore.synthetic(3)
+    blocks = [good.block(i) for i in range(3)]
+    chain_file = tmp_path / "broken.chain"
+    chain_file.write_text("\n".join(block.hex() for block in (blocks[0], blocks[2])) + "\n")
+    refused = subprocess.run([*CLI, "serve", "--port", "0", "--chain", str(chain_file)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "chain" in refused.stderr
+
+
+def test_connect_follows_local_chain_sync_over_a_unix_socket(tmp_path: Path) -> None:
+    path = tmp_path / "node.socket"
+    process, _ = start_serve("--socket", str(path), "--magic", "42", "--chain-length", "200")
+    try:
+        done = connect_cli("--socket", str(path), "--magic", "42", "--headers", "150", "--depth", "10")
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["headers"] == 150 and summary["chain_problems"] == [] and summary["violations"] == []
+    finally:
+        assert stop(process) == 0
