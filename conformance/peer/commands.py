@@ -104,15 +104,25 @@ def run_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(args))
 
 
-async def _serve(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, role: str, behaviour_options: dict[str, Any], **more: Any) -> PeerConfig:
+    """The peer's configuration from the options `serve` and `connect` share (N2C when --socket is given)."""
     mode = N2C if args.socket is not None else N2N
-    config = PeerConfig(
+    return PeerConfig(
         mode=mode,
         magic=args.magic,
         peer_sharing=args.peer_sharing,
         time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, "responder", chain=args.chain_store, grow_every=args.grow_every),
+        behaviours=default_behaviours(mode, role, **behaviour_options),
         transcript_dir=args.transcript,
+        **more,
+    )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    config = _config(
+        args,
+        "responder",
+        {"chain": args.chain_store, "grow_every": args.grow_every},
         max_conns=args.max_conns,
         lifetime=args.lifetime,
     )
@@ -186,15 +196,7 @@ def summary(connection: Connection) -> dict[str, Any]:
 
 
 async def _connect(args: argparse.Namespace) -> int:
-    mode = N2C if args.socket is not None else N2N
-    config = PeerConfig(
-        mode=mode,
-        magic=args.magic,
-        peer_sharing=args.peer_sharing,
-        time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, "initiator", headers=args.headers, depth=args.depth),
-        transcript_dir=args.transcript,
-    )
+    config = _config(args, "initiator", {"headers": args.headers, "depth": args.depth})
     try:
         if args.socket is not None:
             connection = await connect_unix(str(args.socket), config)
