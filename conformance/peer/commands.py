@@ -24,6 +24,7 @@ from .defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
 from .handshake import N2C, N2N
 from .keep_alive import KeepAliveClient
 from .node import MAINNET_MAGIC, PeerConfig, Server, connect, connect_unix, serve, serve_unix
+from .progress import Progress
 
 POLL = 0.05
 
@@ -195,6 +196,17 @@ def summary(connection: Connection) -> dict[str, Any]:
     return out
 
 
+def _chain_counts(connection: Connection) -> dict[str, int]:
+    """Headers followed and blocks fetched so far, for the progress line of a long run."""
+    counts = {"headers": 0, "blocks": 0}
+    for behaviour in connection.behaviours.values():
+        report = getattr(behaviour, "summary", None)
+        if callable(report):
+            figures = report()
+            counts.update({k: int(figures[k]) for k in counts if k in figures})
+    return counts
+
+
 async def _connect(args: argparse.Namespace) -> int:
     config = _config(args, "initiator", {"headers": args.headers, "depth": args.depth})
     try:
@@ -207,11 +219,16 @@ async def _connect(args: argparse.Namespace) -> int:
         return 1
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.timeout
+    progress = Progress(lambda: _chain_counts(connection), sys.stderr, loop.time) if sys.stderr.isatty() else None
     while not connection.closed.done() and not (connection.negotiated and _done(connection)):
         if loop.time() > deadline:
             print(f"error: not done within {args.timeout} s", file=sys.stderr)
             break
+        if progress is not None:
+            progress.tick()
         await asyncio.sleep(POLL)
+    if progress is not None:
+        progress.close()
     await connection.close()
     result = summary(connection)
     print(json.dumps(result, default=str), flush=True)
