@@ -167,7 +167,7 @@ def test_a_growing_tip_is_awaited_then_followed() -> None:
     async def scenario() -> None:
         chain = ChainStore.synthetic(10)
         server, connection = await tcp_pair(
-            chain_server(chain, grow_every=1.0), follower(16, 1), server={"time_scale": 0.05}, initiator_only=True
+            chain_server(chain, grow_every=0.25), follower(16, 1), server={"time_scale": 0.2}, initiator_only=True
         )
         await finished(connection, ("chain-sync", "initiator"), ("block-fetch", "initiator"))
         names = [n for n in received(connection, "chain-sync") if n in ("MsgAwaitReply", "MsgRollForward")]
@@ -186,7 +186,7 @@ def test_a_rollback_of_the_served_chain_reaches_a_client_at_the_tip() -> None:
         chain = ChainStore.synthetic(100)
         old_tip = chain.point(99)
         server, connection = await tcp_pair(
-            chain_server(chain, poll_every=1.0), follower(150, 5), server={"time_scale": 0.05}, initiator_only=True
+            chain_server(chain, poll_every=0.25), follower(150, 5), server={"time_scale": 0.2}, initiator_only=True
         )
         client: ChainSyncClient = behaviour(connection, "chain-sync", "initiator")
         assert await until(lambda: client.received == 100)
@@ -231,6 +231,11 @@ def test_tx_submission_moves_the_golden_transactions() -> None:
         ]
         assert requests[0]["blocking"] is True and requests[-1]["blocking"] is True
         assert any(not r["blocking"] for r in requests)
+        # a non-blocking request once the mempool ran dry is answered at once with an empty list
+        replies = [
+            e.fields["txids"] for e in theirs.transcript if e.name == "MsgReplyTxIds" and e.direction == "received"
+        ]
+        assert replies[-1] == [] and sum(len(r) for r in replies) == len(GOLDEN)
         await close(server, connection)
         all_clean(server, connection)
 
@@ -240,7 +245,7 @@ def test_tx_submission_moves_the_golden_transactions() -> None:
 def test_tx_submission_with_an_empty_mempool_waits_without_closing() -> None:
     async def scenario() -> None:
         ours, theirs_pool = Mempool(), Mempool()
-        scale = {"time_scale": 0.05}
+        scale = {"time_scale": 0.1}
         server, connection = await tcp_pair(
             {("tx-submission2", "responder"): tx_submission.inbound(theirs_pool)},
             {("tx-submission2", "initiator"): tx_submission.outbound(ours)},
@@ -250,7 +255,7 @@ def test_tx_submission_with_an_empty_mempool_waits_without_closing() -> None:
         )
         outbound = behaviour(connection, "tx-submission2", "initiator")
         assert await until(lambda: outbound.held is not None)
-        await asyncio.sleep(1.0)  # 20 scaled seconds: no time limit applies to a held blocking request
+        await asyncio.sleep(1.2)  # 12 scaled seconds, past every 10 s limit: none applies to a held request
         assert not connection.closed.done() and not server.connections[0].closed.done()
         assert received(connection, "tx-submission2") == ["MsgRequestTxIds"]
         assert received(server.connections[0], "tx-submission2") == ["MsgInit"]
