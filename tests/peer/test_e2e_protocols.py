@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -446,6 +447,76 @@ def test_local_tx_monitor_walks_the_mempool(tmp_path: Path) -> None:
         assert sizes["count"] == n and sizes["size"] == sum(t.size for t in mempool)
         assert sizes["capacity"] == mempool.capacity
         assert received(server.connections[0], "local-tx-monitor")[-2:] == ["MsgRelease", "MsgDone"]
+        await close(server, connection)
+        all_clean(server, connection)
+
+    run(scenario())
+
+
+# -- the whole default stacks at once ----------------------------------------------------------------
+
+
+def test_the_default_node_stacks_in_duplex_run_every_protocol_at_once() -> None:
+    """What `connect` and `serve` run, on one duplex connection: both sides follow nothing they were not
+    asked to, exchange keep-alives and peers both ways, and offer their mempools to each other."""
+
+    async def scenario() -> None:
+        served_chain, ours_pool, theirs_pool = ChainStore.synthetic(300), Mempool(GOLDEN), Mempool()
+        served = default_behaviours(N2N, "responder", chain=served_chain, mempool=theirs_pool, keep_alive_interval=0.05)
+        following = default_behaviours(
+            N2N, "initiator", chain=ChainStore.synthetic(20), mempool=ours_pool, headers=300, depth=10
+        )
+        server, connection = await tcp_pair(served, following, server={"peer_sharing": 1}, peer_sharing=1)
+        theirs = server.connections[0]
+        assert connection.duplex
+        await finished(
+            connection, ("chain-sync", "initiator"), ("block-fetch", "initiator"), ("peer-sharing", "initiator")
+        )
+        check_followed(connection, served_chain, 300)
+        assert await until(lambda: [t.txid for t in theirs_pool] == [t.txid for t in ours_pool])
+        assert await until(lambda: behaviour(theirs, "keep-alive", "initiator").answers >= 2)
+        assert behaviour(connection, "keep-alive", "initiator").answers >= 1
+        # the responder offers its mempool back: every id is already known, so no body moves back
+        offering = behaviour(theirs, "tx-submission2", "initiator")
+        assert await until(lambda: offering.last_ticket == len(GOLDEN))  # every id announced back to us
+        pulling = behaviour(connection, "tx-submission2", "responder")
+        assert await until(lambda: pulling.unacked == deque() and pulling.asked_ids > 0)
+        assert (pulling.received, pulling.refused, offering.sent_txs) == (0, 0, 0)
+        assert [t.tx for t in ours_pool] == GOLDEN
+        sent = {(e.protocol, e.mode) for e in connection.transcript if e.kind == "sdu" and e.direction == "sent"}
+        assert {("chain-sync", 0), ("block-fetch", 0), ("tx-submission2", 0), ("tx-submission2", 1)} <= sent
+        assert {("keep-alive", 0), ("keep-alive", 1), ("peer-sharing", 0)} <= sent
+        await close(server, connection)
+        all_clean(server, connection)
+
+    run(scenario())
+
+
+def test_every_node_to_client_protocol_on_one_unix_connection(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        chain, mempool = ChainStore.synthetic(60), Mempool(GOLDEN[:2])
+        following: dict[tuple[str, str], BehaviourFactory] = {
+            **scripted(
+                "local-state-query",
+                [lsq("MsgAcquireVolatileTip"), lsq("MsgQuery", query=bytes.fromhex("8102")), lsq("MsgRelease")],
+            ),
+            **scripted("local-tx-monitor", [ltm("MsgAcquire"), ltm("MsgGetSizes"), ltm("MsgRelease")]),
+            ("local-tx-submission", "initiator"): lambda n: local_tx_submission.submit(GOLDEN[2:4], n),
+            ("local-chain-sync", "initiator"): follow_chain(headers=60, depth=5)[("local-chain-sync", "initiator")],
+        }
+        server, connection = await unix_pair(socket_path(tmp_path), chain, mempool, following)
+        await finished(connection, *following)
+        assert behaviour(connection, "local-chain-sync", "initiator").received == 60
+        assert [r.name for r in behaviour(connection, "local-state-query", "initiator").replies] == [
+            "MsgAcquired",
+            "MsgResult",
+        ]
+        assert [r.name for r in behaviour(connection, "local-tx-monitor", "initiator").replies] == [
+            "MsgAcquired",
+            "MsgReplyGetSizes",
+        ]
+        assert received(connection, "local-tx-submission") == ["MsgAcceptTx"] * 2
+        assert [t.tx for t in mempool] == GOLDEN[:4]
         await close(server, connection)
         all_clean(server, connection)
 
