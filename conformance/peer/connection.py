@@ -612,11 +612,14 @@ class Connection:
         session = self._session(protocol, side) if (number == 0 or self.negotiated is not None) else None
         state = session.state if session is not None else None
         sent: Message | None = None
+        checked: Message | None = None
         if session is not None:
             before, taken = len(session.violations), len(session.history)
             session.observe(side, message)
-            if number == 0 and len(session.history) > taken:
-                sent = session.history[-1].message
+            if len(session.history) > taken:
+                checked = session.history[-1].message
+            if number == 0:
+                sent = checked
             _trim(session)
             new = session.violations[before:]
             if check:
@@ -625,7 +628,12 @@ class Connection:
                         raise OwnViolation(violation)
         if data is None:
             assert isinstance(message, Message)
-            data = bytes(message.raw) if message.raw is not None else wire.encode(message)
+            if message.raw is not None:
+                data = bytes(message.raw)
+            elif checked is not None and isinstance(checked.raw, bytes) and checked.name == message.name:
+                data = checked.raw  # the bytes our own Session encoded (and decoded back): encode once
+            else:
+                data = wire.encode(message)
             shown: Message | bytes = Message(message.protocol, message.name, message.fields, data)
         else:
             shown = data
