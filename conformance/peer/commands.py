@@ -83,6 +83,9 @@ def add_commands(commands: Any) -> None:
     c.add_argument("--transcript", type=Path, default=None)
     c.add_argument("--headers", type=_count, default=0, help="headers to follow, fetching their blocks (0: none)")
     c.add_argument("--depth", type=_positive_int, default=10, help="chain-sync requests in flight")
+    c.add_argument(
+        "--duplex", action="store_true", help="offer duplex (the remote may then start its own clients toward us)"
+    )
     c.add_argument("--time-scale", type=_positive, default=1.0)
     c.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
     c.add_argument("--timeout", type=_positive, default=60.0, help="seconds before giving up")
@@ -115,6 +118,7 @@ def _config(args: argparse.Namespace, role: str, behaviour_options: dict[str, An
         time_scale=args.time_scale,
         behaviours=default_behaviours(mode, role, **behaviour_options),
         transcript_dir=args.transcript,
+        transcript_memory=0,  # the commands read no transcript in memory; --transcript files keep it all
         **more,
     )
 
@@ -208,7 +212,9 @@ def _chain_counts(connection: Connection) -> dict[str, int]:
 
 
 async def _connect(args: argparse.Namespace) -> int:
-    config = _config(args, "initiator", {"headers": args.headers, "depth": args.depth})
+    config = _config(
+        args, "initiator", {"headers": args.headers, "depth": args.depth}, initiator_only=not args.duplex
+    )
     try:
         if args.socket is not None:
             connection = await connect_unix(str(args.socket), config)

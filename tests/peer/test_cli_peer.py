@@ -56,7 +56,11 @@ def test_serve_listens_on_a_free_port_and_connect_summarises() -> None:
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
         assert summary["version"] == 16 and summary["violations"] == []
+        assert summary["version_data"]["initiator_only"] is True  # a light client unless --duplex
         assert summary["bytes_sent"] > 0 and summary["closed"]["by"] == "local"
+        duplex = connect_cli(f"127.0.0.1:{where['port']}", "--magic", "2", "--duplex")
+        assert duplex.returncode == 0, duplex.stderr
+        assert json.loads(duplex.stdout)["version_data"]["initiator_only"] is False
         refused = connect_cli(f"127.0.0.1:{where['port']}", "--magic", "1")
         assert refused.returncode == 1 and json.loads(refused.stdout)["refusal"]["kind"] == "Refused"
     finally:
