@@ -182,14 +182,29 @@ def _serve_process(chain_length: int) -> Iterator[tuple[subprocess.Popen[str], i
             process.wait()
 
 
+def _high_water_mb(pid: int) -> float | None:
+    """The process's peak RSS since its exec (VmHWM), in MB; None once it is gone. Not ru_maxrss: that
+    also counts the pages of this (large) parent shared with the child between fork and exec."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _reap(process: subprocess.Popen[Any], timeout: float) -> tuple[int, float]:
-    """Wait (bounded) for `process`; its exit status and max RSS in MB, from wait4 (Linux: ru_maxrss in KiB)."""
+    """Wait (bounded) for `process`; its exit status and peak RSS in MB (VmHWM, sampled until it exits)."""
     deadline = time.monotonic() + timeout
+    peak = 0.0
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        peak = max(peak, _high_water_mb(process.pid) or 0.0)  # VmHWM only grows: the last sample is the peak
+        pid, status, _ = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, usage.ru_maxrss / 1024
+            return process.returncode, peak
         if time.monotonic() > deadline:
             process.kill()
             deadline = time.monotonic() + 10
