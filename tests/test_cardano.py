@@ -5,6 +5,7 @@ from __future__ import annotations
 import cbor2
 import pytest
 
+from conformance import wire
 from conformance.vectors import load_vectors
 from conformance.wire import cardano, cbor
 from conformance.wire.common import GenTxId, Header
@@ -35,9 +36,7 @@ def test_gentxid_with_a_short_hash_is_refused() -> None:
 
 ERA_INDEX = {"Byron": 0, "Shelley": 1, "Allegra": 2, "Mary": 3, "Alonzo": 4, "Babbage": 5, "Conway": 6}
 REAL_HEADERS = [
-    v
-    for v in VECTORS.values()
-    if v.payload == "bare-header" and v.extra.get("block_info", {}).get("block_hash")
+    v for v in VECTORS.values() if v.payload == "bare-header" and v.extra.get("block_info", {}).get("block_hash")
 ]
 
 
@@ -78,10 +77,40 @@ def test_a_header_with_one_byte_changed_no_longer_matches() -> None:
 
 
 def test_real_shelley_rollforward_header_point_matches_the_recorded_block_hash() -> None:
-    from conformance import wire
-
     message = wire.decode("chain-sync", VECTORS["cs-gouroboros-rollforward-ntn-shelley"].data)
     point = cardano.header_point(message.fields["header"])
     block = VECTORS["blk-gouroboros-legacytestnet-shelley"]
     assert point.hash.hex() == block.extra["block_info"]["block_hash"]
     assert point.slot == block.extra["block_info"]["slot"]
+
+
+BLOCK_CONTENTS = [v for v in VECTORS.values() if v.payload == "block-content"]
+
+
+@pytest.mark.parametrize("vector", BLOCK_CONTENTS, ids=lambda v: v.id)
+def test_block_info_from_the_header_alone_equals_decoding_the_whole_block(vector) -> None:  # type: ignore[no-untyped-def]
+    """The fast path reads the header's exact bytes from the heads; the general path decodes everything."""
+    assert cardano.block_info(vector.data) == cardano._block_info_decoded(vector.data, cardano.BYRON_K)
+
+
+def test_an_indefinite_wrapper_takes_the_general_path_with_the_same_answer() -> None:
+    vector = next(v for v in BLOCK_CONTENTS if v.extra.get("era") == "Conway")
+    assert vector.data[0] == 0x82  # [blockEraTag, block]
+    indefinite = b"\x9f" + vector.data[1:] + b"\xff"
+    assert cardano.block_info(indefinite) == cardano.block_info(vector.data)
+
+
+@pytest.mark.parametrize(
+    "hex_input",
+    ["a0", "8100", "820080", "8200a0", "83000000", "82f6820000"],
+    ids=["map", "one-item", "empty-block", "map-block", "three-items", "null-era"],
+)
+def test_a_block_of_the_wrong_shape_is_a_shape_mismatch(hex_input: str) -> None:
+    with pytest.raises(ShapeMismatch):
+        cardano.block_info(bytes.fromhex(hex_input))
+
+
+def test_a_block_with_bytes_after_it_is_refused() -> None:
+    vector = BLOCK_CONTENTS[0]
+    with pytest.raises(wire.TrailingBytes):
+        cardano.block_info(vector.data + b"\x00")

@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .cbor import decode_item, encode_item
+from .cbor import check_well_formed, decode_item, encode_item, scan_item
+from .cbor.decode import read_argument
 from .errors import ShapeMismatch
 
 BYRON_K = 2160
@@ -77,14 +78,59 @@ class BlockInfo:
 
 
 def block_info(block_content: bytes, k: int = BYRON_K) -> BlockInfo:
-    """Point, number and predecessor of a block given as the content of its tag-24 wrapper."""
+    """Point, number and predecessor of a block given as the content of its tag-24 wrapper.
+
+    The whole block must be well-formed CBOR (checked at C speed); only its header is decoded, from the
+    header's exact bytes, since the rules ask this of every block on both sides of a connection.
+    """
+    check_well_formed(block_content)
+    found = _era_and_header(block_content)
+    if found is None:  # an indefinite-length wrapper: the general path
+        return _block_info_decoded(block_content, k)
+    era_tag, header_cbor = found
+    header, _ = decode_item(header_cbor)
+    return _info_of_header(era_tag, header, header_cbor, k)
+
+
+def _era_and_header(data: bytes) -> tuple[int, bytes] | None:
+    """(blockEraTag, the header's exact bytes) of `[blockEraTag, [header, ...]]` with definite-length
+    arrays, read from the heads alone; None when either array is indefinite."""
+
+    def head(pos: int, major: int, what: str) -> tuple[int | None, int]:
+        initial = data[pos] if pos < len(data) else None
+        if initial is None or initial >> 5 != major:
+            raise ShapeMismatch(what, path="$" if pos == 0 else "$[1]")
+        if initial & 0x1F == 31:
+            return None, pos + 1
+        value, _, following = read_argument(data, pos, initial & 0x1F)
+        return value, following
+
+    count, pos = head(0, 4, "[blockEraTag, block]")
+    if count is None:
+        return None
+    if count != 2:
+        raise ShapeMismatch("[blockEraTag, block]", path="$")
+    era_tag, pos = head(pos, 0, "[blockEraTag, block]")
+    items, pos = head(pos, 4, "a block whose header has its era's layout")
+    if items is None:
+        return None
+    if era_tag is None or items < 1:
+        raise ShapeMismatch("a block whose header has its era's layout", path="$[1][0]")
+    return era_tag, data[pos : scan_item(data, pos)]
+
+
+def _block_info_decoded(block_content: bytes, k: int) -> BlockInfo:
     wrapped, _ = decode_item(block_content)
     if not isinstance(wrapped, list) or len(wrapped) != 2 or not isinstance(wrapped[0], int):
         raise ShapeMismatch("[blockEraTag, block]", path="$")
     era_tag, block = wrapped
+    if not isinstance(block, list) or not block:
+        raise ShapeMismatch("a block whose header has its era's layout", path="$[1][0]")
+    return _info_of_header(era_tag, block[0], encode_item(block[0]), k)
+
+
+def _info_of_header(era_tag: int, header: Any, header_cbor: bytes, k: int) -> BlockInfo:
     try:
-        header = block[0]
-        header_cbor = encode_item(header)
         if era_tag in (0, 1):
             point = byron_point(header_cbor, era_tag, k)
             difficulty = header[3][1] if era_tag == 0 else header[3][2]
@@ -92,7 +138,7 @@ def block_info(block_content: bytes, k: int = BYRON_K) -> BlockInfo:
         point = shelley_point(header_cbor)
         body = header[0]
         return BlockInfo(point.slot, point.hash, int(body[0]), _hash_or_none(body[2]))
-    except (IndexError, TypeError, ValueError):
+    except (IndexError, TypeError, ValueError, KeyError):
         raise ShapeMismatch("a block whose header has its era's layout", path="$[1][0]") from None
 
 
