@@ -192,7 +192,7 @@ class Connection:
         return self.mode == hs.N2N and data.get("initiator_only") is False
 
     async def send(self, protocol: str, message: Message | bytes, *, check: bool = True) -> None:
-        """Send one message; see PEER.md. Raises OwnViolation when our Session refuses it."""
+        """Send one message (docs/peer.md). Raises OwnViolation when our Session refuses it."""
         if self._closing is not None:
             raise ConnectionClosed(self._closing)
         side = self._side_for(protocol, message)

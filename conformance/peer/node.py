@@ -41,7 +41,7 @@ __all__ = [
 
 @dataclass
 class PeerConfig:
-    """What one peer proposes or accepts, and which behaviours its connections run (PEER.md)."""
+    """What one peer proposes or accepts, and which behaviours its connections run (docs/peer.md)."""
 
     mode: str = N2N
     magic: int = MAINNET_MAGIC

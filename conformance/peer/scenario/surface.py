@@ -1,5 +1,5 @@
 """The scripted connection surface the runner drives: exactly the part of the reference peer's
-`Connection` (conformance/peer/node.py, see PEER.md) that a scenario needs, as a typing.Protocol.
+`Connection` (conformance/peer/node.py, see docs/peer.md) that a scenario needs, as a typing.Protocol.
 
 The runner depends on this, on the peer's `ConnectionClosed` (what `receive` and `send` raise once the
 connection has ended; its `info` is the peer's CloseInfo: who closed and why) and on `OwnViolation` (our
