@@ -29,7 +29,7 @@ def test_every_message_of_every_protocol_has_a_vector() -> None:
 
 
 def test_every_external_vector_is_imported() -> None:
-    """All 231 vectors of ../shared/vectors-external are present, with their provenance."""
+    """All 231 vectors of the external collection (vectors/external/SOURCES.md) are present, with their provenance."""
     external = [v for v in VECTORS if v.source == "external"]
     assert len(external) == 231
     assert all(v.provenance.get("repo") and v.provenance.get("external_file") for v in external)

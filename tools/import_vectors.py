@@ -3,8 +3,9 @@
 A maintainer tool, the one thing that reads outside the repository, and only when run by hand:
 `python tools/import_vectors.py [EXTERNAL_DIR]`, where EXTERNAL_DIR (default `../shared/vectors-external`
 beside the checkout, where the collection was imported from) holds the external YAML files and their
-SOURCES.md. Nothing else in the project reads it: the imported vectors live in vectors/. Imported entries are
-regenerated each run; entries with `source: ours` already in a target file are kept as they are.
+SOURCES.md and NOTES.md (copied to vectors/external/). Nothing else in the project reads it: the imported
+vectors live in vectors/. Imported entries are regenerated each run; entries with `source: ours` already in
+a target file are kept as they are.
 The decoded `fields` written here come from our decoder: the golden tests check them against cbor2's
 independent decoding of the same bytes, so they are a record of what we decode, not the proof.
 """
@@ -24,6 +25,8 @@ from conformance.golden import abbreviate
 ROOT = Path(__file__).resolve().parent.parent  # this tool runs from the checkout and writes into it
 VECTORS = ROOT / "vectors"
 DEFAULT_EXTERNAL = ROOT.parent / "shared" / "vectors-external"
+EXTERNAL_RECORDS = VECTORS / "external"
+PROVENANCE_RECORDS = ("SOURCES.md", "NOTES.md")
 LARGE = 60_000
 
 MESSAGE_PROTOCOLS = {
@@ -45,8 +48,16 @@ KNOWN_INVALID = {
     "codec recognises: the node's decodeRefuseReason fails ('unknow version', Handshake/Codec.hs)",
     "hs-gouroboros-msgrefuse-820283020163666f": "Refused naming version 1, which no current N2N codec "
     "recognises: the node's decodeRefuseReason fails ('unknow version', Handshake/Codec.hs)",
+    "ltm-gouroboros-msgreplynexttx-82068205d8": "the tx [5, #6.24(h'deadbeef')] wraps bytes that are not one "
+    "well-formed CBOR item, so the node's GenTx decoder (HardFork decodeNS, then the era's unwrapCBORinCBOR) "
+    "cannot read a Babbage transaction from them",
+    "ltm-gouroboros-msghastx-820744dead": "the tx id is a bare byte string h'deadbeef'; the node's GenTxId "
+    "decoder (HardFork decodeNS) requires [eraIndex, txid] with a 32-byte id",
+    "tx2-gouroboros-replytxs": "each tx [era, #6.24(h'010203')] wraps three CBOR items instead of one, so the "
+    "node's GenTx decoder (the era's unwrapCBORinCBOR) refuses it",
 }
-"""External vectors that a conforming decoder must refuse, with the reason (found by the CDDL work)."""
+"""External vectors that a conforming decoder must refuse, with the reason (found by the CDDL work and by
+the strict GenTx/GenTxId declarations)."""
 
 
 def payload_name(vector: dict[str, Any]) -> str:
@@ -132,6 +143,10 @@ def convert(vector: dict[str, Any], source_file: str) -> tuple[str, dict[str, An
 
 
 def main(external: Path) -> None:
+    EXTERNAL_RECORDS.mkdir(exist_ok=True)
+    for record in PROVENANCE_RECORDS:  # the collection's own account of where each vector came from
+        if (external / record).exists():
+            (EXTERNAL_RECORDS / record).write_bytes((external / record).read_bytes())
     files: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(external.glob("*.yaml")):
         for vector in yaml.safe_load(path.read_text())["vectors"]:
@@ -141,13 +156,11 @@ def main(external: Path) -> None:
         out = VECTORS / f"{name}.yaml"
         ours = []
         if out.exists():
-            ours = [
-                e for e in yaml.safe_load(out.read_text()).get("vectors", []) if e.get("source") == "ours"
-            ]
+            ours = [e for e in yaml.safe_load(out.read_text()).get("vectors", []) if e.get("source") == "ours"]
         document = {
             "file": name,
             "description": f"Golden vectors for {name}: imported external vectors (source: external, bytes "
-            "untouched, provenance as recorded in ../shared/vectors-external/SOURCES.md) and our own "
+            "untouched, provenance as recorded in vectors/external/SOURCES.md) and our own "
             "(source: ours) for the gaps.",
             "vectors": entries + ours,
         }
