@@ -92,11 +92,6 @@ HISTORY_KEPT = 64
 memory stays flat."""
 
 
-def _trim(session: Session) -> None:
-    if len(session.history) > HISTORY_KEPT:
-        del session.history[: len(session.history) - HISTORY_KEPT // 2]
-
-
 class Connection:
     """See the module docstring; built by `conformance.peer.node.connect`/`serve`, not directly."""
 
@@ -231,11 +226,10 @@ class Connection:
                         name = self._names.get(item.protocol, str(item.protocol))
                     session = self._session(name, side)
                     if session is not None:
-                        before, taken = len(session.violations), len(session.history)
+                        before, taken = len(session.violations), session.accepted
                         session.observe(side, item.data)
                         self.own_violations.extend(session.violations[before:])
-                        moved = session.history[-1].message if len(session.history) > taken else None
-                        _trim(session)
+                        moved = session.history[-1].message if session.accepted > taken else None
                         if item.protocol == 0:
                             self._scripted_accept(moved)
         except DecodeError as error:
@@ -376,10 +370,9 @@ class Connection:
             self._event("unhandled", f"{name}: no state machine; message ignored")
             return
         state, before, warned = session.state, len(session.violations), len(session.warnings)
-        taken = len(session.history)
+        taken = session.accepted
         session.observe(sender, data)
-        decoded = session.history[-1].message if len(session.history) > taken else None
-        _trim(session)
+        decoded = session.history[-1].message if session.accepted > taken else None
         self._remember(message_entry(RECEIVED, name, decoded if decoded is not None else data, mode=mode, state=state))
         if len(session.warnings) > warned:
             self._warn(session.warnings[warned:])
@@ -539,7 +532,12 @@ class Connection:
                     if name == "peer-sharing":
                         options["version_data"] = self.negotiated.version_data
                 self._sessions[key] = Session(
-                    name, version, time_scale=self.config.time_scale, on_violation="record", **options
+                    name,
+                    version,
+                    time_scale=self.config.time_scale,
+                    on_violation="record",
+                    history_limit=HISTORY_KEPT,
+                    **options,
                 )
         return self._sessions[key]
 
@@ -614,13 +612,12 @@ class Connection:
         sent: Message | None = None
         checked: Message | None = None
         if session is not None:
-            before, taken = len(session.violations), len(session.history)
+            before, taken = len(session.violations), session.accepted
             session.observe(side, message)
-            if len(session.history) > taken:
+            if session.accepted > taken:
                 checked = session.history[-1].message
             if number == 0:
                 sent = checked
-            _trim(session)
             new = session.violations[before:]
             if check:
                 for violation in new:

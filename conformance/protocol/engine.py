@@ -82,6 +82,7 @@ class _Undo:
     entered: float
     entries: int
     history: int
+    accepted: int
     pending: tuple[Move, ...]
     rules: Any = None
     rules_saved: bool = False
@@ -162,6 +163,8 @@ class Session:
         self.violations: list[Violation] = []
         self.history: list[Observed] = []
         self.history_limit = history_limit
+        self.accepted = 0
+        """How many messages the session has accepted so far (history keeps only the last ones)."""
 
     # -- where the session stands -------------------------------------------------------------------
 
@@ -228,7 +231,9 @@ class Session:
             raise ValueError(f"a {message.protocol} message given to a {self.name} session")
         now = self.clock.now()
         found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
-        undo = _Undo(self._state, self._entered, self._entries, len(self.history), tuple(self._pending))
+        undo = _Undo(
+            self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending)
+        )
         try:
             self._take(sender, message, now, found, undo)
         except Violation as refused:
@@ -288,6 +293,7 @@ class Session:
         else:
             self._apply(move, now, found, undo)
         self.history.append(Observed(now, sender, decoded, pipelined))
+        self.accepted += 1
         while self._pending and pipelining is not None and self._state == pipelining.return_state:
             self._apply(self._pending.popleft(), now, found, undo)
 
@@ -465,6 +471,7 @@ class Session:
         """Put the session back as it was when the observe began (the reported deadline aside)."""
         self._state, self._entered, self._entries = undo.state, undo.entered, undo.entries
         del self.history[undo.history :]
+        self.accepted = undo.accepted
         self._pending = deque(undo.pending)
         if undo.rules_saved:
             self.rules.restore(undo.rules)

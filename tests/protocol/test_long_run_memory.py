@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 from conformance import wire
 from conformance.protocol import FakeClock, Session
 from conformance.protocol.violations import Violation
@@ -88,8 +90,11 @@ def test_a_session_keeps_only_its_last_messages() -> None:
     trace = list(_trace(100))
     for sender, data in trace:
         session.observe(sender, data)
-    assert len(session.history) == 50
+    assert len(session.history) == 50 and session.accepted == len(trace)  # the count goes on past the limit
     assert session.history[-1].message == wire.decode("tx-submission2", trace[-1][1])
+    with pytest.raises(Violation):
+        session.observe(INI, trace[-1][1])  # the initiator has no agency now: refused, nothing counted
+    assert len(session.history) == 50 and session.accepted == len(trace)
     unbounded = Session("tx-submission2", clock=FakeClock(), history_limit=None)
     for sender, data in trace:
         unbounded.observe(sender, data)
