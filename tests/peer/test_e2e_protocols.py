@@ -86,6 +86,14 @@ def received(connection: Connection, protocol: str) -> list[str]:
     ]
 
 
+async def server_received(server: Server, protocol: str, last: list[str]) -> bool:
+    """Whether the server's first connection reads `last` as its final messages on `protocol`, in time.
+
+    The client finishing means it has sent its last message, not that the server has read it yet.
+    """
+    return await until(lambda: received(server.connections[0], protocol)[-len(last) :] == last)
+
+
 def behaviour(connection: Connection, protocol: str, side: str) -> Any:
     return connection.behaviours[(protocol, side)]
 
@@ -410,7 +418,7 @@ def test_local_state_query_at_the_tip_and_off_the_chain(tmp_path: Path) -> None:
         assert ChainPoint(point[0], bytes(point[1])) == tip
         assert decode_item(bytes(replies[2].fields["result"]))[0] == [1, chain.block_no(49)]
         assert replies[3].fields["failure"] == POINT_NOT_ON_CHAIN
-        assert received(server.connections[0], "local-state-query")[-1] == "MsgDone"
+        assert await server_received(server, "local-state-query", ["MsgDone"])
         await close(server, connection)
         all_clean(server, connection)
 
@@ -446,7 +454,7 @@ def test_local_tx_monitor_walks_the_mempool(tmp_path: Path) -> None:
         sizes = dict(replies[n + 4].fields["sizes"])
         assert sizes["count"] == n and sizes["size"] == sum(t.size for t in mempool)
         assert sizes["capacity"] == mempool.capacity
-        assert received(server.connections[0], "local-tx-monitor")[-2:] == ["MsgRelease", "MsgDone"]
+        assert await server_received(server, "local-tx-monitor", ["MsgRelease", "MsgDone"])
         await close(server, connection)
         all_clean(server, connection)
 
