@@ -32,6 +32,7 @@ __all__ = [
     "OwnViolation",
     "PeerConfig",
     "Server",
+    "adopt",
     "connect",
     "connect_unix",
     "serve",
@@ -100,6 +101,16 @@ async def connect_unix(path: str, config: PeerConfig) -> Connection:
     """Open a Unix-socket connection (node-to-client) as initiator and run the handshake."""
     reader, writer = await asyncio.open_unix_connection(path)
     return await _initiator(reader, writer, config)
+
+
+def adopt(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, config: PeerConfig) -> Connection:
+    """A connection accepted by a listener of the caller's own (the suite's, which picks `config` per case
+    only when it takes the connection), run as responder as `Server` runs its own."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    local, remote = _ends(writer)
+    return Connection(reader, writer, config, "responder", local=local, remote=remote)
 
 
 class Server:
