@@ -1,4 +1,4 @@
-"""The one command-line entry point: decode, encode, vectors check, serve, connect."""
+"""The one command-line entry point: decode, encode, vectors check, serve, connect, script, run, self-test."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from . import golden, wire
 from .data import DataMissing
 from .peer import commands as peer_commands
+from .suite import command as suite_commands
 from .vectors import load_vectors
 
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_vectors_check)
     peer_commands.add_commands(commands)
     _add_script(commands)
+    suite_commands.add_commands(commands)
     return parser
 
 

@@ -36,3 +36,8 @@ def vectors_dir() -> Path:
 def cddl_dir() -> Path:
     """The vendored upstream CDDL: `spec/cddl/` of the checkout, or its installed copy."""
     return _folder(f"{__name__}.cddl", "network.base.cddl")
+
+
+def profiles_dir() -> Path:
+    """The peer profiles: `peers/profiles/` of the checkout, or its installed copy."""
+    return _folder(f"{__name__}.profiles", "reference.yaml")

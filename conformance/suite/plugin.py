@@ -117,10 +117,14 @@ class _RunState:
         self.unreachable: str | None = None
         self._loop: SuiteLoop | None = None
         self.listener: Listener | None = None
+        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def _scratch_dir(self) -> Path:
         self._scratch = tempfile.TemporaryDirectory(prefix="conformance-evidence-")
         return Path(self._scratch.name)
+
+    def start(self) -> None:
+        self.loop.run(_noop(), 1)
 
     @property
     def loop(self) -> SuiteLoop:
@@ -130,7 +134,18 @@ class _RunState:
                 host, port = self.target.listen or ("127.0.0.1", 0)
                 self.listener = Listener(host, port)
                 self._loop.run(self.listener.start(), 10)
+                self._announce(self.listener)
         return self._loop
+
+    def _announce(self, listener: Listener) -> None:
+        """Say where the tested initiator must connect (the port may have been 0): on the terminal and,
+        for a program that starts the initiator (self-test), in DIR/listening.json."""
+        where = {"host": listener.host, "port": listener.port}
+        if self.report_dir is not None:
+            self.report_dir.mkdir(parents=True, exist_ok=True)
+            (self.report_dir / "listening.json").write_text(json.dumps(where), encoding="utf-8")
+        if self.reporter is not None:
+            self.reporter.write_line(f"listening for the initiator under test on {listener.host}:{listener.port}")
 
     def close(self) -> None:
         if self._loop is not None:
@@ -139,6 +154,10 @@ class _RunState:
             self._loop.close()
         if self._scratch is not None:
             self._scratch.cleanup()
+
+
+async def _noop() -> None:
+    return None
 
 
 def _state(config: pytest.Config) -> _RunState:
@@ -188,6 +207,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if state.target.role == "initiator" and any(_is_case(item) for item in items):
+        state.start()  # listen before the first case, so the initiator under test can connect at once
 
 
 def _mode_available(target: Target, role: str, mode: str) -> bool:
