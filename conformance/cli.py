@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import golden, wire
 from .data import DataMissing
+from .faults import sensitivity
 from .peer import commands as peer_commands
 from .suite import command as suite_commands
 from .vectors import load_vectors
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     peer_commands.add_commands(commands)
     _add_script(commands)
     suite_commands.add_commands(commands)
+    sensitivity.add_commands(commands)
     return parser
 
 

@@ -216,9 +216,7 @@ def _byron_variant(header: Any) -> int:
 
 
 def _is_byron(vector: Vector, header: Any) -> bool:
-    return str(vector.extra.get("era", "")).startswith("Byron") or (
-        isinstance(header, list) and len(header) == 5
-    )
+    return str(vector.extra.get("era", "")).startswith("Byron") or (isinstance(header, list) and len(header) == 5)
 
 
 def _check_bare_block(vector: Vector, item: Any) -> list[str]:

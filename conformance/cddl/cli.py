@@ -24,13 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     flatten = commands.add_parser("flatten", help="print a protocol's flattened CDDL")
     flatten.add_argument("protocol", choices=sorted(SCHEMAS))
-    flatten.add_argument(
-        "--pycddl", action="store_true", help="print what pycddl compiles (the rewritten variants)"
-    )
+    flatten.add_argument("--pycddl", action="store_true", help="print what pycddl compiles (the rewritten variants)")
     commands.add_parser("check", help="validate every golden message against its protocol's CDDL")
-    findings = commands.add_parser(
-        "findings", help="compare decoder and CDDL verdicts with the recorded findings"
-    )
+    findings = commands.add_parser("findings", help="compare decoder and CDDL verdicts with the recorded findings")
     findings.add_argument("--write", action="store_true", help="rewrite vectors/cddl-findings.yaml")
     args = parser.parse_args(argv)
 

@@ -51,11 +51,7 @@ class Deviation:
     examples: tuple[bytes, ...] = ()
 
     def applies_to(self, message: wire.Message) -> bool:
-        return (
-            self.matches is not None
-            and message.protocol in self.protocols
-            and MATCHERS[self.matches](message)
-        )
+        return self.matches is not None and message.protocol in self.protocols and MATCHERS[self.matches](message)
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,7 @@ def _alternatives(body: list[Token]) -> list[list[Token]]:
         lone_slash = (
             value == "/"
             and kind == "punct"
-            and (
-                (i == 0 or body[i - 1] != ("punct", "/"))
-                and (i + 1 == len(body) or body[i + 1] != ("punct", "/"))
-            )
+            and ((i == 0 or body[i - 1] != ("punct", "/")) and (i + 1 == len(body) or body[i + 1] != ("punct", "/")))
         )
         if depth == 0 and lone_slash:
             out.append([])
@@ -145,8 +142,7 @@ class _PycddlRules:
         if alts is None or name in self.generic:
             return False
         return any(
-            self._literal_structured(alt)
-            or (len(alt) == 1 and alt[0][0] == "name" and self.structured(alt[0][1]))
+            self._literal_structured(alt) or (len(alt) == 1 and alt[0][0] == "name" and self.structured(alt[0][1]))
             for alt in alts
         )
 
@@ -188,9 +184,7 @@ class _PycddlRules:
         )
 
     def text_of(self, name: str) -> str:
-        head = " ".join(
-            "".join(v for _, v in self.heads[name]).split()
-        )  # name and `=` on one line: PYCDDL-07
+        head = " ".join("".join(v for _, v in self.heads[name]).split())  # name and `=` on one line: PYCDDL-07
         return f"{head} " + " / ".join(self._spelled(alt) for alt in self.alts[name])
 
     def variants(self) -> list[tuple[str, str]]:
@@ -202,9 +196,7 @@ class _PycddlRules:
             out.append((" > ".join(label) or self.root, f"{self.root}.variant = {root}\n{others}\n"))
         return out
 
-    def _expand(
-        self, tokens: list[Token], label: tuple[str, ...]
-    ) -> Iterator[tuple[tuple[str, ...], list[Token]]]:
+    def _expand(self, tokens: list[Token], label: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], list[Token]]]:
         """Replace the first reference that needs expansion by each of its alternatives, recursively."""
         for i, (kind, value) in enumerate(tokens):
             if kind == "name" and not _under_occurrence(tokens, i) and self.needs_expansion(value):
@@ -242,9 +234,7 @@ def validate_text(text: str, data: bytes, *, protocol: str, schema: str | None =
     try:
         end = cbor.scan_item(bytes(data))
     except wire.DecodeError as exc:
-        raise CddlMismatch(
-            protocol, f"not well-formed CBOR: {exc.expected} at offset {exc.offset}", schema
-        ) from None
+        raise CddlMismatch(protocol, f"not well-formed CBOR: {exc.expected} at offset {exc.offset}", schema) from None
     if end != len(data):
         raise CddlMismatch(protocol, f"{len(data) - end} bytes after the CBOR data item", schema)
     errors: list[tuple[str, str]] = []

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conformance import faults
+
 from .chain import ChainStore, load_chain
 from .connection import Connection
 from .defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
@@ -75,6 +77,7 @@ def add_commands(commands: Any) -> None:
     s.add_argument("--grow-every", type=_positive, default=None, help="seconds between new blocks at the tip")
     s.add_argument("--time-scale", type=_positive, default=1.0, help="multiplies every time limit and interval")
     s.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
+    s.add_argument("--fault", default=None, metavar="NAME", help="run a faulty peer of the zoo (peers/faulty/)")
     s.set_defaults(run=run_serve)
     c = commands.add_parser("connect", help="connect as initiator, exchange keep-alives, print a summary")
     c.add_argument("address", nargs="?", type=_address, default=None, metavar="HOST:PORT")
@@ -88,6 +91,7 @@ def add_commands(commands: Any) -> None:
     )
     c.add_argument("--time-scale", type=_positive, default=1.0)
     c.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
+    c.add_argument("--fault", default=None, metavar="NAME", help="run a faulty peer of the zoo (peers/faulty/)")
     c.add_argument("--timeout", type=_positive, default=60.0, help="seconds before giving up")
     c.set_defaults(run=run_connect)
 
@@ -99,7 +103,18 @@ def _chain(args: argparse.Namespace) -> ChainStore:
     return ChainStore.synthetic(args.chain_length)
 
 
+def _bad_fault(args: argparse.Namespace) -> bool:
+    try:
+        _fault(args)
+    except faults.FaultError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return True
+    return False
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    if _bad_fault(args):
+        return 2
     try:
         args.chain_store = _chain(args)
     except (OSError, ValueError) as error:
@@ -111,16 +126,28 @@ def run_serve(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace, role: str, behaviour_options: dict[str, Any], **more: Any) -> PeerConfig:
     """The peer's configuration from the options `serve` and `connect` share (N2C when --socket is given)."""
     mode = N2C if args.socket is not None else N2N
-    return PeerConfig(
+    fault = _fault(args)
+    config = PeerConfig(
         mode=mode,
         magic=args.magic,
         peer_sharing=args.peer_sharing,
         time_scale=args.time_scale,
-        behaviours=default_behaviours(mode, role, **behaviour_options),
+        behaviours=(
+            default_behaviours(mode, role, **behaviour_options)
+            if fault is None
+            else faults.behaviours(fault, mode, role, **behaviour_options)
+        ),
         transcript_dir=args.transcript,
         transcript_memory=0,  # the commands read no transcript in memory; --transcript files keep it all
         **more,
     )
+    return config if fault is None else faults.configure(fault, config)
+
+
+def _fault(args: argparse.Namespace) -> faults.Fault | None:
+    """The fault of --fault (the fault zoo, peers/faulty/), or None for the conformant reference peer."""
+    name = getattr(args, "fault", None)
+    return None if name is None else faults.find(name)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -157,6 +184,8 @@ async def _serve(args: argparse.Namespace) -> int:
 def run_connect(args: argparse.Namespace) -> int:
     if (args.address is None) == (args.socket is None):
         print("error: give HOST:PORT or --socket PATH", file=sys.stderr)
+        return 2
+    if _bad_fault(args):
         return 2
     return asyncio.run(_connect(args))
 
@@ -212,9 +241,7 @@ def _chain_counts(connection: Connection) -> dict[str, int]:
 
 
 async def _connect(args: argparse.Namespace) -> int:
-    config = _config(
-        args, "initiator", {"headers": args.headers, "depth": args.depth}, initiator_only=not args.duplex
-    )
+    config = _config(args, "initiator", {"headers": args.headers, "depth": args.depth}, initiator_only=not args.duplex)
     try:
         if args.socket is not None:
             connection = await connect_unix(str(args.socket), config)

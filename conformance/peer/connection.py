@@ -158,6 +158,7 @@ class Connection:
         self._closing: CloseInfo | None = None
         self._closer: asyncio.Task[None] | None = None
         self._files: TranscriptFiles | None = None
+        self._egress_tamper = config.egress_tamper() if config.egress_tamper is not None else None
         if config.transcript_dir is not None:
             self._files = TranscriptFiles(
                 config.transcript_dir, f"{role}-{self.index:04d}", role=role, local=local, remote=remote
@@ -667,7 +668,8 @@ class Connection:
                 self._wake.clear()
                 while self._first or self._egress:
                     out: list[bytes] = []
-                    if self._first:
+                    first = bool(self._first)
+                    if first:
                         out.append(self._first.popleft())  # raw writes stay separate writes
                     else:
                         for key in list(self._egress):  # one SDU per mini-protocol instance per turn
@@ -678,11 +680,17 @@ class Connection:
                                 del self._egress[key]
                             out.append(self._sdu(key[0], key[1], payload))
                     data = b"".join(out)
+                    cut_off = False
+                    if self._egress_tamper is not None and not first:  # a faulty peer of the fault zoo
+                        data, cut_off = self._egress_tamper(data)
                     self._writer.write(data)
                     self.bytes_sent += len(data)
                     if self._files is not None:
                         self._files.wire(SENT, data)
                     await self._writer.drain()
+                    if cut_off:
+                        self._close("local", "the fault closed the connection mid-message", None, flush=False)
+                        return
                 self._idle.set()
         except (ConnectionError, OSError) as error:
             self._idle.set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,9 @@ class PeerConfig:
     lifetime: float | None = None  # as responder: seconds the server runs (None: until closed)
     transcript_memory: int = 10_000  # entries kept in Connection.transcript (files keep all); 0 for long runs
     handshake: bool = True  # False: no automatic handshake; a script sends and judges it (scenarios)
+    egress_tamper: Callable[[], Callable[[bytes], tuple[bytes, bool]]] | None = None
+    """Fault zoo only: makes, per connection, a rewrite of each socket write after the handshake
+    (returning the bytes to write and whether to close the connection after them)."""
 
     def __post_init__(self) -> None:
         if self.mode not in (N2N, N2C):

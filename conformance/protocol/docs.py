@@ -69,7 +69,7 @@ def _requirements(name: str) -> list[str]:
 
 
 def _versions(table: ProtocolTable, span: VersionSpan) -> str:
-    """", N2C v16 and later" for a bounded span of the wire declaration, "" for every version."""
+    """ ", N2C v16 and later" for a bounded span of the wire declaration, "" for every version."""
     if span.since is None and span.until is None:
         return ""
     return f", {'N2C' if table.mode == 'node-to-client' else 'N2N'} {span}"

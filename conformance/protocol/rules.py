@@ -45,9 +45,7 @@ class Move:
     def fields(self) -> dict[str, Any]:
         return self.message.fields
 
-    def violation(
-        self, requirement: str, detail: str, cls: type[Violation] = RuleViolation, **extra: Any
-    ) -> Violation:
+    def violation(self, requirement: str, detail: str, cls: type[Violation] = RuleViolation, **extra: Any) -> Violation:
         """A violation of `requirement` by this move's sender, located at this move."""
         return cls(
             requirement,
@@ -84,9 +82,7 @@ class Rules:
 
     def snapshot(self) -> Any:
         """The checker's state, enough for `restore` to undo any commits made after it was taken."""
-        return {
-            key: copy.copy(value) if isinstance(value, _CONTAINERS) else value for key, value in vars(self).items()
-        }
+        return {key: copy.copy(value) if isinstance(value, _CONTAINERS) else value for key, value in vars(self).items()}
 
     def restore(self, saved: Any) -> None:
         """Put back the state that `snapshot` returned (once: the snapshot becomes the live state)."""

@@ -72,9 +72,7 @@ class PipeliningViolation(Violation):
 class DecodeViolation(Violation):
     """Bytes that do not decode as a message of the current state; `error` is the wire layer's error."""
 
-    def __init__(
-        self, requirement: str, detail: str, *, error: Exception | None = None, **where: Any
-    ) -> None:
+    def __init__(self, requirement: str, detail: str, *, error: Exception | None = None, **where: Any) -> None:
         self.error = error
         super().__init__(requirement, detail, **where)
 

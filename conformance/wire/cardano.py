@@ -54,9 +54,7 @@ def shelley_point(header_cbor: bytes) -> ChainPoint:
     try:
         slot = int(header[0][1])
     except (IndexError, TypeError, ValueError):
-        raise ShapeMismatch(
-            "a header [header_body [block_no, slot, ...], signature]", path="$[0][1]"
-        ) from None
+        raise ShapeMismatch("a header [header_body [block_no, slot, ...], signature]", path="$[0][1]") from None
     return ChainPoint(slot, blake2b_256(header_cbor))
 
 

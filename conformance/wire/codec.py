@@ -164,9 +164,7 @@ class Codec:
 
     def _decode_item(self, item: Any, state: str | None, raw: bytes | None, version: int | None) -> Message:
         if not isinstance(item, list) or getattr(item, "indefinite", False) or not item:
-            raise ShapeMismatch(
-                f"a message: a non-empty definite array [tag, ...], got {_brief(item)}", path="$"
-            )
+            raise ShapeMismatch(f"a message: a non-empty definite array [tag, ...], got {_brief(item)}", path="$")
         tag = item[0]
         if isinstance(tag, bool) or not isinstance(tag, int) or tag < 0:
             raise ShapeMismatch("an unsigned message tag as the first element", path="$[0]")

@@ -16,9 +16,7 @@ TX_SUBMISSION2 = Codec(
     4,
     [
         MessageType("MsgInit", 6, states=["StInit"]),
-        MessageType(
-            "MsgRequestTxIds", 0, "blocking" / Bool(), "ack" / Uint(16), "req" / Uint(16), states=["StIdle"]
-        ),
+        MessageType("MsgRequestTxIds", 0, "blocking" / Bool(), "ack" / Uint(16), "req" / Uint(16), states=["StIdle"]),
         MessageType(
             "MsgReplyTxIds",
             1,

@@ -30,7 +30,7 @@ def test_cookie_is_echoed(case: Case) -> None:
     case.run(body)
 
 
-@pytest.mark.requirement("KA-COOKIE-01", "KA-RESP-01")
+@pytest.mark.requirement("KA-COOKIE-01", "KA-RESP-01", "KA-TIME-01")
 @pytest.mark.area("StServer")
 @pytest.mark.parametrize("cookies", [(0, 1, 0xFFFF), tuple(range(100, 110))], ids=["edges", "ten-rounds"])
 def test_several_cookies_in_turn(case: Case, cookies: tuple[int, ...]) -> None:

@@ -33,9 +33,7 @@ class EncodedBytes(bytes):
     width: int | None
     chunks: list[bytes] | None
 
-    def __new__(
-        cls, value: bytes, width: int | None = None, chunks: list[bytes] | None = None
-    ) -> EncodedBytes:
+    def __new__(cls, value: bytes, width: int | None = None, chunks: list[bytes] | None = None) -> EncodedBytes:
         obj = super().__new__(cls, value)
         obj.width = width
         obj.chunks = chunks
@@ -76,9 +74,7 @@ class Map:
 
     __slots__ = ("pairs", "indefinite", "width")
 
-    def __init__(
-        self, pairs: list[tuple[Any, Any]], *, indefinite: bool = False, width: int | None = None
-    ) -> None:
+    def __init__(self, pairs: list[tuple[Any, Any]], *, indefinite: bool = False, width: int | None = None) -> None:
         self.pairs = pairs
         self.indefinite = indefinite
         self.width = width
