@@ -21,8 +21,9 @@ DELAY_TOKEN = "fault-delay-"
 
 
 def _value(current: Any, wanted: Any) -> Any:
-    if isinstance(wanted, dict) and set(wanted) == {"add"}:
-        return (int(current) + int(wanted["add"])) % (1 << 64)
+    """`wanted`, or for {"add": n, "mod": m} the current integer plus n, modulo m (default 2**64)."""
+    if isinstance(wanted, dict) and "add" in wanted and set(wanted) <= {"add", "mod"}:
+        return (int(current) + int(wanted["add"])) % int(wanted.get("mod", 1 << 64))
     return wanted
 
 
