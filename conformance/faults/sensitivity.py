@@ -140,6 +140,38 @@ def table(verdicts: Sequence[Verdict]) -> list[str]:
     return lines
 
 
+README_BEGIN = "<!-- fault-zoo:begin (ouroboros-conformance sensitivity --update-readme README.md) -->"
+README_END = "<!-- fault-zoo:end -->"
+
+
+def readme_section(summary: dict[str, Any]) -> str:
+    """The README's fault table and score, from a sensitivity run's summary (never typed by hand)."""
+    by_name = {v["fault"]: v for v in summary["verdicts"]}
+    lines = [
+        README_BEGIN,
+        f"Score of the last full run: **{summary['score']}** faults caught with their exact requirement id, "
+        f"**{summary['false_alarms']}** false alarms against the reference peer "
+        f"({summary['wall_seconds']} s, {summary['jobs']} jobs, --time-scale {summary['time_scale']:g}).",
+        "",
+        "| fault | role | breaks | what it does | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for fault in load_all():
+        verdict = by_name.get(fault.name, {}).get("verdict", "not run")
+        lines.append(f"| {fault.name} | {fault.role} | {fault.breaks} | {fault.description} | {verdict} |")
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, summary: dict[str, Any]) -> None:
+    text = readme.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{readme} has no fault-zoo section markers")
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    readme.write_text(head + readme_section(summary) + tail, encoding="utf-8")
+
+
 def run(report: Path, *, jobs: int, scale: float, names: Sequence[str] = (), baseline: bool = True) -> int:
     faults = [f for f in load_all() if not names or f.name in names]
     started = time.monotonic()
@@ -185,8 +217,12 @@ def run(report: Path, *, jobs: int, scale: float, names: Sequence[str] = (), bas
 
 def run_from_args(args: argparse.Namespace) -> int:
     try:
-        return run(Path(args.report), jobs=args.jobs, scale=args.time_scale, names=args.fault or (),
+        code = run(Path(args.report), jobs=args.jobs, scale=args.time_scale, names=args.fault or (),
                    baseline=not args.no_baseline)  # fmt: skip
+        if args.update_readme is not None:
+            summary = json.loads((Path(args.report) / "sensitivity.json").read_text(encoding="utf-8"))
+            update_readme(args.update_readme, summary)
+        return code
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -199,4 +235,5 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--time-scale", type=float, default=suite.SELF_TEST_SCALE)
     parser.add_argument("--fault", action="append", metavar="NAME", help="only this fault (repeatable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the false-alarm run of the reference peer")
+    parser.add_argument("--update-readme", type=Path, metavar="README", help="rewrite its fault table and score")
     parser.set_defaults(run=run_from_args)
