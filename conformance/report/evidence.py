@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from conformance import wire
+
 HEX_SHOWN = 32
 """Bytes of a message shown as hex before it is cut."""
 SUMMARY_CHARS = 120
@@ -104,6 +106,18 @@ def summary(fields: Any) -> str:
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
+def _undecoded(entry: dict[str, Any]) -> str:
+    """What bytes that did not decode in their state would be in another state, if anything: often the
+    clearest description of a message sent without agency."""
+    protocol = entry.get("protocol")
+    try:
+        data = bytes.fromhex(str(entry.get("hex", "")))
+        message = wire.decode(str(protocol), data)
+    except (KeyError, ValueError, wire.DecodeError):
+        return "does not decode in this state"
+    return f"does not decode in this state; elsewhere it is {message.name} {summary(message.fields)}".rstrip()
+
+
 def _line(connection: str, entry: dict[str, Any]) -> Line:
     data = str(entry.get("hex", ""))
     shown = data[: 2 * HEX_SHOWN] + ("…" if len(data) > 2 * HEX_SHOWN else "")
@@ -117,11 +131,17 @@ def _line(connection: str, entry: dict[str, Any]) -> Line:
         protocol=str(entry.get("protocol", "")),
         state=str(entry.get("state") or ""),
         name=str(entry.get("name") or ("" if is_event else "(undecoded)")),
-        summary=str(entry.get("detail", "")) if is_event else summary(entry.get("fields")),
+        summary=str(entry.get("detail", "")) if is_event else _summary(entry),
         hex=shown,
         size=len(data) // 2,
         requirement=requirement if isinstance(requirement, str) else None,
     )
+
+
+def _summary(entry: dict[str, Any]) -> str:
+    if entry.get("name") is None and entry.get("kind") == "message":
+        return _undecoded(entry)
+    return summary(entry.get("fields"))
 
 
 def anchor_of(lines: tuple[Line, ...] | list[Line], requirement: str) -> int | None:

@@ -53,6 +53,7 @@ def test_the_failure_shows_the_exchange_with_the_violation_marked(tmp_path: Path
     offending = [cells for _, cells in rows if cells[5] == "(undecoded)"]  # the response sent without agency
     assert offending and offending[0][2] == "received" and offending[0][4] == "StClient"
     assert offending[0][7].startswith("820108")
+    assert offending[0][6] == "does not decode in this state; elsewhere it is MsgKeepAliveResponse cookie=8"
     near = [cells for classes, cells in rows if "near" in classes]
     assert offending[0] in near  # highlighted around the failure
     assert "the peer sent MsgKeepAliveResponse in StClient" in html
