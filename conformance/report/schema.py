@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from conformance import wire
+from conformance.protocol.catalogue import ID_PATTERN
+
 OUTCOMES = ("passed", "failed", "non-strict", "informational", "unsupported", "xfail")
 """Autobahn|Testsuite grades: failed = a MUST broken, non-strict = a SHOULD broken, xfail = a known deviation."""
 SEVERITIES = ("MUST", "SHOULD", "informational")
@@ -72,6 +75,10 @@ def check_record(record: Any) -> None:
         raise SchemaError(f"{what}: severity {record['severity']!r} is not one of {', '.join(SEVERITIES)}")
     if not record["case"] or not record["requirement"] or not record["protocol"]:
         raise SchemaError(f"{what}: case, protocol and requirement must not be empty")
+    if record["protocol"] not in (*wire.PROTOCOLS, "mux"):
+        raise SchemaError(f"{what}: protocol {record['protocol']!r} is not a wire-layer protocol name or mux")
+    if not ID_PATTERN.match(record["requirement"]):
+        raise SchemaError(f"{what}: requirement {record['requirement']!r} is not a requirement id")
     if record["duration"] < 0:
         raise SchemaError(f"{what}: duration must not be negative")
     evidence = record["evidence"]

@@ -86,6 +86,19 @@ def test_script_in_any_text_is_escaped(tmp_path: Path, evidence: Evidence) -> No
     assert read(html).scripts == 0
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
     assert "line one line two \\| pipe" in markdown  # one table-safe line
+    assert html.count("No transcript was recorded for this case.") == 2  # neither record names evidence
+
+
+def test_a_cut_transcript_line_is_counted_not_fatal(tmp_path: Path, evidence: Evidence) -> None:
+    """A suite killed mid-write leaves half a JSON line: the report says so and shows the rest."""
+    folder = evidence.failing_run(tmp_path / "run")
+    (transcript,) = (folder / "evidence" / "ka-agency").glob("*.jsonl")
+    with transcript.open("a", encoding="utf-8") as handle:
+        handle.write('{"time": 1796027794.5, "direction": "rec')
+    html, _ = rendered(folder)
+    assert "1 transcript line could not be read." in html
+    (exchange,) = read(html).with_class("exchange")
+    assert any("anchor" in classes for classes, _ in exchange.rows)
 
 
 def test_the_summary_has_matrix_failure_exchange_and_coverage(tmp_path: Path, evidence: Evidence) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from conformance import wire
 from conformance.report import RunFolderError, SchemaError, check_record, check_run_info, load_run
 from conformance.report.schema import OUTCOMES
 
@@ -17,6 +18,11 @@ from .runfolder import record, write_run
 
 def valid() -> dict[str, Any]:
     return record("test_keep_alive.py::test_cookie_echo", "KA-COOKIE-01", "passed")
+
+
+def test_every_protocol_name_of_the_wire_layer_and_mux_is_accepted() -> None:
+    for protocol in (*wire.PROTOCOLS, "mux"):
+        check_record({**valid(), "protocol": protocol})
 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
@@ -37,6 +43,8 @@ def test_every_outcome_of_the_contract_is_accepted(outcome: str) -> None:
         ({"evidence": "evidence/../../etc"}, "relative to the run folder"),
         ({"case": ""}, "must not be empty"),
         ({"extra": 1}, "unknown keys extra"),
+        ({"protocol": "keepalive"}, "protocol 'keepalive' is not a wire-layer protocol name or mux"),
+        ({"requirement": "ka-cookie-1"}, "requirement 'ka-cookie-1' is not a requirement id"),
     ],
 )
 def test_a_record_off_the_contract_is_refused_naming_the_key(change: dict[str, Any], complaint: str) -> None:
