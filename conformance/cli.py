@@ -110,6 +110,13 @@ def _add_script(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     script.set_defaults(run=command.run_from_args)
 
 
+def _add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `report` subcommand: run folders of the suite into one compliance report (conformance/report)."""
+    from .report import command
+
+    command.add_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_script(commands)
     suite_commands.add_commands(commands)
     sensitivity.add_commands(commands)
+    _add_report(commands)
     return parser
 
 

@@ -37,6 +37,7 @@ def test_vectors_and_cddl_come_from_the_repository_folders() -> None:
     """Editable install: the data subpackages are the checkout's top-level `vectors/` and `spec/cddl/`."""
     assert data.vectors_dir().resolve() == REPO / "vectors"
     assert data.cddl_dir().resolve() == REPO / "spec" / "cddl"
+    assert data.templates_dir().resolve() == REPO / "reports" / "templates"
 
 
 def test_the_vendored_cddl_is_every_file_its_provenance_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +61,7 @@ def test_every_code_package_is_listed_for_the_wheel() -> None:
     found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "conformance").rglob("__init__.py")}
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
     mapped = PYPROJECT["tool"]["setuptools"]["package-dir"]
-    assert {mapped[p] for p in listed - found} == {"vectors", "spec/cddl"}
+    assert {mapped[p] for p in listed - found} == {"vectors", "spec/cddl", "reports"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,6 +114,7 @@ def test_the_wheel_carries_every_file_the_commands_read(wheel: Path) -> None:
         _files(REPO / "conformance", "conformance")
         | _files(REPO / "vectors", "conformance/data/vectors")
         | _files(REPO / "spec" / "cddl", "conformance/data/cddl")
+        | _files(REPO / "reports" / "templates", "conformance/data/reports/templates")
     )
     assert len(expected) > 100
     assert expected - names == set()
@@ -135,3 +137,12 @@ def test_the_installed_wheel_validates_against_the_vendored_cddl(venv: Path, tmp
     failed, checked = int(summary[1]), int(summary[2])
     assert checked > 100
     assert len(re.findall(r"^accepts\s", report, re.MULTILINE)) == checked - failed
+
+
+def test_the_installed_wheel_renders_a_report_from_its_own_templates(venv: Path, tmp_path: Path) -> None:
+    from report.runfolder import record, write_run  # tests/report: run folders per the suite's contract
+
+    folder = write_run(tmp_path / "run", "wheel", [record("t.py::t", "KA-COOKIE-01", "passed")])
+    out = run(str(venv / "bin" / "ouroboros-conformance"), "report", str(folder), "--out", "out", cwd=tmp_path)
+    assert "no MUST requirement failed" in out
+    assert "KA-COOKIE-01" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")

@@ -1,8 +1,9 @@
-"""Where the data the commands need is found: the golden vectors and the vendored CDDL.
+"""Where the data the commands need is found: the golden vectors, the vendored CDDL, the report templates.
 
-In the repository they live at the top level, `vectors/` and `spec/cddl/`. pyproject.toml maps those folders
-to the subpackages `conformance.data.vectors` and `conformance.data.cddl`, so an editable install, a plain
-`pip install .` and a wheel all find them one way, through importlib.resources, whatever the working folder.
+In the repository they live at the top level, `vectors/`, `spec/cddl/` and `reports/`. pyproject.toml maps
+those folders to the subpackages `conformance.data.vectors`, `conformance.data.cddl` and
+`conformance.data.reports`, so an editable install, a plain `pip install .` and a wheel all find them one way,
+through importlib.resources, whatever the working folder.
 """
 
 from __future__ import annotations
@@ -41,3 +42,8 @@ def cddl_dir() -> Path:
 def profiles_dir() -> Path:
     """The peer profiles: `peers/profiles/` of the checkout, or its installed copy."""
     return _folder(f"{__name__}.profiles", "reference.yaml")
+
+
+def templates_dir() -> Path:
+    """The report templates: `reports/templates/` of the checkout, or its installed copy."""
+    return _folder(f"{__name__}.reports", "templates/report.html.j2") / "templates"

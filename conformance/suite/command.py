@@ -103,9 +103,10 @@ def verdict(report: Path, pytest_code: int) -> int:
 
 def render(reports: Sequence[Path], out: Path) -> None:
     """The HTML page and the Markdown summary of one or several runs (conformance.report)."""
-    from conformance import report as reporting
+    from conformance.report import load_run
+    from conformance.report import render as render_runs
 
-    reporting.render([reporting.load_run(path) for path in reports], out)
+    render_runs([load_run(path) for path in reports], out)
     print(f"report: {out / 'report.html'} and {out / 'summary.md'}")
 
 

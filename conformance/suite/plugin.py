@@ -325,6 +325,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _write(state: _RunState) -> None:
     from conformance import __version__
+    from conformance.report import check_record, check_run_info
 
     assert state.report_dir is not None
     state.report_dir.mkdir(parents=True, exist_ok=True)
@@ -350,6 +351,9 @@ def _write(state: _RunState) -> None:
         "cases": state.outcomes,
         "unreachable": state.unreachable,
     }
+    check_run_info(run)  # the report's input contract, checked where it is written
     (state.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     records = [record.as_dict() for record in state.records]
+    for record in records:
+        check_record(record)
     (state.report_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
