@@ -61,7 +61,7 @@ def test_every_code_package_is_listed_for_the_wheel() -> None:
     found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "conformance").rglob("__init__.py")}
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
     mapped = PYPROJECT["tool"]["setuptools"]["package-dir"]
-    assert {mapped[p] for p in listed - found} == {"vectors", "spec/cddl", "reports"}
+    assert {mapped[p] for p in listed - found} == {"vectors", "spec/cddl", "reports", "peers/profiles", "peers/faulty"}
 
 
 # --------------------------------------------------------------------------------------------------

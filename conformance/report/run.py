@@ -43,6 +43,7 @@ class RunInfo:
     duration: float
     tool_version: str
     cases: CaseCounts
+    unreachable: str | None = None  # why the peer under test could not be reached, when it could not
 
 
 @dataclass(frozen=True)
