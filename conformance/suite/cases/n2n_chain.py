@@ -63,7 +63,7 @@ def tip_point(reply: Message) -> ChainPoint | None:
     return as_point((reply.fields.get("tip") or {}).get("point"))
 
 
-class Followed:
+class Learnt:
     """What a follow saw: the reference client (its `problems`, `received`, `rollbacks`) and the headers."""
 
     def __init__(self, client: ChainSyncClient, headers: list[BlockInfo]) -> None:
@@ -78,7 +78,7 @@ class Followed:
         return "; ".join(f"{p.kind} at header {p.at}: {p.detail}" for p in self.client.problems)
 
 
-async def follow(case: Case, connection: Connection, found: Message, *, headers: int | None, depth: int) -> Followed:
+async def follow(case: Case, connection: Connection, found: Message, *, headers: int | None, depth: int) -> Learnt:
     """Follow from the intersection `found` (the answer to our MsgFindIntersect) for `headers` roll-forwards
     (None, or more than the chain holds: to the tip it announced) with `depth` requests in flight.
     Leaves the connection in StIdle with nothing outstanding; never sends MsgDone."""
@@ -92,7 +92,7 @@ async def follow(case: Case, connection: Connection, found: Message, *, headers:
             if isinstance(action, Send) and action.message.name != "MsgDone":
                 await connection.send(CS, action.message)
         if client.finished or client.in_flight == 0:
-            return Followed(client, seen)
+            return Learnt(client, seen)
         reply = await case.expect(
             connection, CS, SERVER_MESSAGES, within=grace(case.limit(SHORT_WAIT)), requirement="CS-TIME-01"
         )
@@ -107,7 +107,7 @@ async def follow(case: Case, connection: Connection, found: Message, *, headers:
         actions = list(client.on_message(reply))
 
 
-async def learn_chain(case: Case, connection: Connection, headers: int, depth: int = 50) -> Followed:
+async def learn_chain(case: Case, connection: Connection, headers: int, depth: int = 50) -> Learnt:
     """The first `headers` points of the peer's chain (fewer when it is shorter), followed from the origin."""
     found = await find_intersect(case, connection, [None])
     if found.name != "MsgIntersectFound":
