@@ -29,7 +29,7 @@ def peer() -> Iterator[str]:
 
 
 def test_the_reference_peer_passes_every_block_fetch_case(peer: str, tmp_path: Path) -> None:
-    run = run_suite(tmp_path / "report", "--peer", peer, "--time-scale", SCALE, "-k", "block_fetch")
+    run = run_suite(tmp_path / "report", "--peer", peer, "--time-scale", SCALE, "-k", "test_block_fetch.py")
     assert run.returncode == 0, run.output
     assert run.records and {r["outcome"] for r in run.records} == {"passed"}, run.records
     assert {r["requirement"] for r in run.records} == {
@@ -63,7 +63,9 @@ def failed_cases(tmp_path: Path, chain: ChainStore, faults: frozenset[str]) -> t
     behaviours[("block-fetch", "responder")] = lambda n: FaultyServer(chain, faults)
     config = PeerConfig(time_scale=float(SCALE), behaviours=behaviours, disabled_rules=frozenset({"BF-RANGE-03"}))
     with PeerOnThread(config) as server:
-        run = run_suite(tmp_path / "report", "--peer", server.address, "--time-scale", SCALE, "-k", "block_fetch")
+        run = run_suite(
+            tmp_path / "report", "--peer", server.address, "--time-scale", SCALE, "-k", "test_block_fetch.py"
+        )
     failed = {(r["case"].removeprefix(CASES), r["requirement"]) for r in run.records if r["outcome"] == "failed"}
     return run.returncode, failed
 

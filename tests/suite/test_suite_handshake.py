@@ -38,7 +38,7 @@ def peer() -> Iterator[str]:
 
 
 def test_the_reference_peer_passes_every_handshake_case(peer: str, tmp_path: Path) -> None:
-    run = run_suite(tmp_path / "report", "--peer", peer, "--time-scale", "0.05", "-k", "handshake")
+    run = run_suite(tmp_path / "report", "--peer", peer, "--time-scale", "0.05", "-k", "test_handshake.py")
     assert run.returncode == 0, run.output
     outcomes = {r["outcome"] for r in run.records}
     assert outcomes == {"passed", "unsupported"}, run.records
@@ -54,7 +54,7 @@ def test_a_profile_that_lists_a_version_the_peer_refuses_fails_hs_refuse_01(peer
     profile = tmp_path / "profile.yaml"
     profile.write_text("name: claims-v13\nversions:\n  node-to-node: [13, 14, 15, 16]\n")
     run = run_suite(tmp_path / "report", "--peer", peer, "--time-scale", "0.05", "--peer-profile", str(profile),
-                    "-k", "each_version_alone")  # fmt: skip
+                    "-k", "test_handshake.py and each_version_alone")  # fmt: skip
     assert run.returncode == 1, run.output
     failed = {(r["case"], r["requirement"]) for r in run.records if r["outcome"] == "failed"}
     assert failed == {("test_handshake.py::test_each_version_alone[v13]", "HS-REFUSE-01")}, run.records
@@ -140,7 +140,7 @@ def test_each_negotiation_fault_fails_its_case_with_exactly_its_id(tmp_path: Pat
     server = faulty_responder(frozenset(SEVERAL))
     try:
         address = f"127.0.0.1:{server.server_address[1]}"
-        run = run_suite(tmp_path / "report", "--peer", address, "--time-scale", "0.05", "-k", "handshake")
+        run = run_suite(tmp_path / "report", "--peer", address, "--time-scale", "0.05", "-k", "test_handshake.py")
     finally:
         server.shutdown()
         server.server_close()
@@ -154,7 +154,7 @@ def test_a_responder_that_ignores_query_fails_hs_neg_04(tmp_path: Path) -> None:
     server = faulty_responder(frozenset({"no-query"}))
     try:
         address = f"127.0.0.1:{server.server_address[1]}"
-        run = run_suite(tmp_path / "report", "--peer", address, "--time-scale", "0.05", "-k", "handshake")
+        run = run_suite(tmp_path / "report", "--peer", address, "--time-scale", "0.05", "-k", "test_handshake.py")
     finally:
         server.shutdown()
         server.server_close()

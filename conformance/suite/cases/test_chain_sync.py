@@ -142,7 +142,7 @@ def test_intersect_at_several_points_finds_the_first_on_its_chain(case: Case) ->
             as_point(found.fields["point"]) == best,
             f"found {render(as_point(found.fields['point']))}; the best point on its chain is {render(best)}",
         )
-        await rolls_back_to(case, connection, best)
+        await rolls_back_to(case, connection, as_point(found.fields["point"]))
 
     case.run(body)
 
