@@ -159,7 +159,11 @@ def _case_name(item: pytest.Item) -> str:
 
 
 def _is_case(item: pytest.Item) -> bool:
-    return "case" in getattr(item, "fixturenames", ())
+    """Whether `item` uses the `case` fixture (a test merely parametrized over an argument named `case` does not)."""
+    if "case" not in getattr(item, "fixturenames", ()):
+        return False
+    callspec = getattr(item, "callspec", None)
+    return callspec is None or "case" not in callspec.params
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
