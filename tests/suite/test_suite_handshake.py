@@ -46,7 +46,7 @@ def test_the_reference_peer_passes_every_handshake_case(peer: str, tmp_path: Pat
     assert unsupported == {f"test_handshake.py::test_each_version_alone[v{v}]" for v in range(7, 14)}
     assert {r["requirement"] for r in run.records if r["outcome"] == "passed"} >= {
         "HS-ACCEPT-01", "HS-ACCEPT-02", "HS-NEG-01", "HS-NEG-02", "HS-NEG-03", "HS-NEG-04", "HS-PROPOSE-01",
-        "HS-QUERY-01", "HS-REFUSE-01", "HS-REFUSE-02", "HS-REFUSE-03",
+        "HS-NEG-05", "HS-QUERY-01", "HS-REFUSE-01", "HS-REFUSE-02", "HS-REFUSE-03",
     }  # fmt: skip
 
 
@@ -85,6 +85,8 @@ def faulty_answer(proposed: dict[int, Any], faults: frozenset[str]) -> Message:
             data["initiator_only"] = False
         if "peer-sharing-from-remote" in faults:  # HS-NEG-03: the remote's peer sharing, not the AND
             data["peer_sharing"] = proposed[reply.fields["version"]]["peer_sharing"]
+        if "peras-from-remote" in faults and "peras_support" in data:  # HS-NEG-05: the remote's, not the AND
+            data["peras_support"] = proposed[reply.fields["version"]]["peras_support"]
     return reply
 
 
@@ -132,6 +134,7 @@ SEVERAL = {
     ),
     "duplex-always": ("HS-NEG-02", ["test_initiator_only_is_the_or_of_both_sides[initiator-only]"]),
     "peer-sharing-from-remote": ("HS-NEG-03", ["test_peer_sharing_is_the_and_of_both_sides[ours-on]"]),
+    "peras-from-remote": ("HS-NEG-05", ["test_peras_support_is_the_and_of_both_sides"]),
 }
 """Faults whose cases do not overlap, so one responder carries them all: fault -> (id, the cases it fails)."""
 

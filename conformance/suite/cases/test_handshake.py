@@ -24,6 +24,7 @@ HS = "handshake"
 HANDSHAKE_LIMIT = 10.0  # StConfirm: the responder answers within 10 s (HS-TIME-01)
 QUERY_SHUTDOWN = 20.0  # the node closes 20 s after MsgQueryReply (handshake_QUERY_SHUTDOWN_DELAY)
 REPLIES = ("MsgAcceptVersion", "MsgRefuse", "MsgQueryReply")
+PERAS_SINCE = 16  # the first N2N version whose data carries perasSupport
 UNKNOWN_VERSIONS = (1, 2, 6, 1000)
 """Version numbers no current node knows (v1-v6 are long gone, 1000 is yet to come)."""
 
@@ -282,6 +283,35 @@ def test_peer_sharing_is_the_and_of_both_sides(case: Case, peer_sharing: int) ->
             data.get("peer_sharing") == expected,
             f"negotiated peer_sharing {data.get('peer_sharing')} for ours {peer_sharing} and the peer's "
             f"{own.get('peer_sharing')}",
+        )
+
+    case.run(body)
+
+
+@pytest.mark.requirement("HS-NEG-05")
+@pytest.mark.area("negotiation")
+def test_peras_support_is_the_and_of_both_sides(case: Case) -> None:
+    """We propose v16 alone, supporting Peras: the negotiated perasSupport is the peer's own flag."""
+
+    async def body() -> None:
+        theirs = await peer_table(case) or {}
+        table = proposal_table(case, (PERAS_SINCE,))
+        table[PERAS_SINCE]["peras_support"] = True
+        _, reply = await propose(case, table)
+        if reply.name == "MsgRefuse" and refusal(reply)[0] == "VersionMismatch":
+            case.unsupported(f"the peer does not offer node-to-node v{PERAS_SINCE}")
+        if reply.name != "MsgAcceptVersion":
+            case.fail("HS-NEG-05", f"our proposal was answered {reply.fields}")
+        version, data = reply.fields["version"], reply.fields["version_data"]
+        own = theirs.get(version)
+        if not isinstance(own, dict):
+            case.note("HS-NEG-05", f"the peer's own data for v{version} is unknown: not compared")
+            return
+        expected = bool(own.get("peras_support"))
+        case.check(
+            "HS-NEG-05",
+            data.get("peras_support") == expected,
+            f"negotiated peras_support {data.get('peras_support')} for ours True and the peer's {expected}",
         )
 
     case.run(body)
