@@ -51,7 +51,7 @@ HOSTILE_KEEP_ALIVE = {
 @pytest.mark.requirement("KA-CODEC-01")
 @pytest.mark.area("StClient")
 @pytest.mark.parametrize("damage", sorted(HOSTILE_KEEP_ALIVE))
-def test_a_damaged_keep_alive_message_closes_the_connection(case: Case, damage: str) -> None:
+def test_a_damaged_keepalive_message_closes_the_connection(case: Case, damage: str) -> None:
     """The peer may answer the whole message before the trailing byte; it must close either way."""
 
     async def body() -> None:
@@ -87,7 +87,7 @@ def test_a_server_message_from_the_client_closes_the_connection(case: Case) -> N
 @pytest.mark.requirement("CS-CODEC-01")
 @pytest.mark.area("StIdle")
 @pytest.mark.parametrize("damage", ["break-byte-first", "extra-array-element", "unknown-tag-9"])
-def test_a_damaged_chain_sync_message_closes_the_connection(case: Case, damage: str) -> None:
+def test_a_damaged_chainsync_message_closes_the_connection(case: Case, damage: str) -> None:
     async def body() -> None:
         connection = await case.connect()
         case.require(CS)

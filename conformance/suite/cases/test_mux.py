@@ -167,7 +167,7 @@ def test_an_sdu_larger_than_the_node_sends_is_accepted(case: Case) -> None:
 @pytest.mark.requirement("MUX-PROTO-01")
 @pytest.mark.area("mini-protocol numbers")
 @pytest.mark.parametrize(
-    "number", [0, 1, 11, 0x7FFF], ids=["handshake-after-it-ended", "reserved-1", "unassigned-11", "highest"]
+    "number", [0, 1, 11, 0x7FFF], ids=["number-0-after-negotiation", "reserved-1", "unassigned-11", "highest"]
 )
 def test_an_sdu_of_a_mini_protocol_not_running_closes_the_connection(case: Case, number: int) -> None:
     async def body() -> None:
@@ -224,7 +224,7 @@ def test_a_zero_length_sdu_closes_the_connection(case: Case) -> None:
 
 @pytest.mark.requirement("MUX-INGRESS-01")
 @pytest.mark.area("ingress queue")
-def test_an_sdu_overfilling_the_keep_alive_ingress_queue_closes_the_connection(case: Case) -> None:
+def test_an_sdu_overfilling_the_keepalive_ingress_queue_closes_the_connection(case: Case) -> None:
     """400 MsgKeepAlive (2000 bytes) in one SDU: more than the node's 1408-byte keep-alive queue holds."""
 
     async def body() -> None:
@@ -245,7 +245,7 @@ def test_an_sdu_overfilling_the_keep_alive_ingress_queue_closes_the_connection(c
 
 @pytest.mark.requirement("CS-BYTES-01")
 @pytest.mark.area("StIdle")
-def test_a_chain_sync_message_over_the_byte_limit_closes_the_connection(case: Case) -> None:
+def test_a_chainsync_message_over_the_byte_limit_closes_the_connection(case: Case) -> None:
     """A 70 kB MsgFindIntersect in StIdle, whose limit is 65535 bytes (ExceededSizeLimit)."""
 
     async def body() -> None:
@@ -267,7 +267,7 @@ def test_a_chain_sync_message_over_the_byte_limit_closes_the_connection(case: Ca
 
 @pytest.mark.requirement("KA-TIME-01")
 @pytest.mark.area("StClient")
-def test_a_silent_keep_alive_client_is_disconnected(case: Case) -> None:
+def test_a_silent_keepalive_client_is_disconnected(case: Case) -> None:
     """After one round we keep agency in StClient past its 97 s limit: the peer closes (ExceededTimeLimit)."""
 
     async def body() -> None:
@@ -289,7 +289,7 @@ def test_a_silent_keep_alive_client_is_disconnected(case: Case) -> None:
 
 @pytest.mark.requirement("HS-TIME-01")
 @pytest.mark.area("StPropose")
-def test_a_silent_initiator_is_disconnected_before_the_handshake(case: Case) -> None:
+def test_a_silent_initiator_is_disconnected_before_negotiation(case: Case) -> None:
     """We connect and propose nothing: the peer closes when StPropose's 10 s limit passes."""
 
     async def body() -> None:
