@@ -19,6 +19,9 @@ from conformance.peer.node import PeerConfig
 
 from .harness import PeerOnThread, SuiteRun, reference_peer, run_suite
 
+SCALE = 0.05
+"""Node-to-client protocols have no time limits; the scale shortens the suite's short waits (after MsgDone)."""
+
 
 @contextlib.contextmanager
 def short_socket() -> Iterator[Path]:
@@ -28,8 +31,8 @@ def short_socket() -> Iterator[Path]:
 
 def reference_run(report: Path, module: str) -> SuiteRun:
     """The suite's `module` (a -k filter) against `ouroboros-conformance serve --socket PATH`."""
-    with short_socket() as path, reference_peer("--socket", str(path)) as where:
-        return run_suite(report, "--peer-socket", where["socket"], "-k", module)
+    with short_socket() as path, reference_peer("--socket", str(path), "--time-scale", str(SCALE)) as where:
+        return run_suite(report, "--peer-socket", where["socket"], "--time-scale", str(SCALE), "-k", module)
 
 
 def faulty_run(
@@ -43,5 +46,6 @@ def faulty_run(
 ) -> SuiteRun:
     """The suite's `module` against a reference peer on a thread whose behaviours `replaced` override."""
     behaviours = {**default_behaviours(N2C, "responder", chain=chain, mempool=mempool), **(replaced or {})}
+    config = {"time_scale": SCALE, **config}
     with short_socket() as path, PeerOnThread(PeerConfig(mode=N2C, behaviours=behaviours, **config), unix_path=path):
-        return run_suite(report, "--peer-socket", str(path), "-k", module)
+        return run_suite(report, "--peer-socket", str(path), "--time-scale", str(config["time_scale"]), "-k", module)
