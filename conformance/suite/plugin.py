@@ -159,7 +159,12 @@ def _case_name(item: pytest.Item) -> str:
 
 
 def _is_case(item: pytest.Item) -> bool:
-    return "case" in getattr(item, "fixturenames", ())
+    """An item that takes this plugin's `case` fixture (not a test that merely parametrizes a `case`)."""
+    if "case" not in getattr(item, "fixturenames", ()):
+        return False
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.get("case", ()) if info is not None else ()
+    return any(getattr(d.func, "__module__", None) == __name__ for d in definitions)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
