@@ -16,7 +16,9 @@ from conformance.protocol.mux import MINI_PROTOCOLS
 
 from .egress import EgressTamper
 from .model import Fault
-from .tamper import tampered
+from .tamper import handshake_tamper, tampered
+
+HANDSHAKES = ("handshake", "n2c-handshake")
 
 SWITCHABLE: dict[tuple[str, str], Callable[..., BehaviourFactory]] = {
     ("tx-submission2", "responder"): tx_submission.inbound,
@@ -60,9 +62,11 @@ def configure(fault: Fault, config: PeerConfig) -> PeerConfig:
     def tamper() -> EgressTamper:
         return EgressTamper(egress, numbers)
 
+    handshake = [r for r in fault.rewrites if r.protocol in HANDSHAKES]
     return dataclasses.replace(
         config,
         disabled_rules=config.disabled_rules | fault.disable,
         egress_tamper=tamper if egress else None,
+        handshake_tamper=handshake_tamper(handshake) if handshake else None,
         **dict(fault.config),
     )

@@ -7,7 +7,7 @@ own Session judges them (the fault's `disable` lets the broken rule through).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance import wire
@@ -25,6 +25,34 @@ def _value(current: Any, wanted: Any) -> Any:
     if isinstance(wanted, dict) and "add" in wanted and set(wanted) <= {"add", "mod"}:
         return (int(current) + int(wanted["add"])) % int(wanted.get("mod", 1 << 64))
     return wanted
+
+
+def _set_path(fields: dict[str, Any], path: list[str], wanted: Any) -> None:
+    """Set `a.b.c` in nested mappings, copying each level (the original message stays as it was)."""
+    head, rest = path[0], path[1:]
+    if not rest:
+        fields[head] = _value(fields.get(head, 0), wanted)
+        return
+    inner = dict(fields.get(head) or {})
+    _set_path(inner, rest, wanted)
+    fields[head] = inner
+
+
+def handshake_tamper(rewrites: Sequence[Rewrite]) -> Callable[[Message], Message]:
+    """The rewrite of our handshake messages (field changes or a replacement; one message in, one out)."""
+    counts: dict[str, int] = {}
+
+    def tamper(message: Message) -> Message:
+        counts[message.name] = counts.get(message.name, 0) + 1
+        for rule in rewrites:
+            if rule.protocol == message.protocol and rule.matches(
+                message.protocol, "", message.name, counts[message.name]
+            ):
+                changed = rewritten(rule, message)
+                return changed[0] if changed else message
+        return message
+
+    return tamper
 
 
 def _definite(data: bytes) -> bytes:
@@ -50,7 +78,7 @@ def rewritten(rewrite: Rewrite, message: Message) -> list[Message]:
     if rewrite.set:
         fields = dict(message.fields)
         for key, wanted in rewrite.set.items():
-            fields[key] = _value(fields.get(key, 0), wanted)
+            _set_path(fields, key.split("."), wanted)
         message = Message(message.protocol, message.name, fields)
     needs_bytes = (
         rewrite.append or rewrite.truncate is not None or rewrite.reencode or rewrite.set or rewrite.flip is not None

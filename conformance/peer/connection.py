@@ -476,6 +476,8 @@ class Connection:
             self.query_reply = message
 
     def _send_handshake(self, message: Message) -> None:
+        if self.config.handshake_tamper is not None:  # a faulty peer of the fault zoo only
+            message = self.config.handshake_tamper(message)
         side = self.role
         session = self._session(hs.protocol_name(self.mode), side)
         assert session is not None

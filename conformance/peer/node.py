@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.wire import Message
+
 from .agent import BehaviourFactory
 from .connection import CloseInfo, Connection, ConnectionClosed, OwnViolation
 from .handshake import N2C, N2C_DEFAULT_VERSIONS, N2N, N2N_DEFAULT_VERSIONS
@@ -61,6 +63,8 @@ class PeerConfig:
     egress_tamper: Callable[[], Callable[[bytes], tuple[bytes, bool]]] | None = None
     """Fault zoo only: makes, per connection, a rewrite of each socket write after the handshake
     (returning the bytes to write and whether to close the connection after them)."""
+    handshake_tamper: Callable[[Message], Message] | None = None
+    """Fault zoo only: rewrites each handshake message we send."""
 
     def __post_init__(self) -> None:
         if self.mode not in (N2N, N2C):
