@@ -30,6 +30,8 @@ ACTIVITY = 20.0
 block-fetch and tx-submission2 only toward hot peers, so the case notes (never fails) a quiet one."""
 POLL = 0.01
 """Seconds between two looks at a behaviour's state."""
+MINI_PROTOCOLS = ("keep-alive", "chain-sync", "block-fetch", "tx-submission2", "peer-sharing")
+"""The node-to-node mini-protocols after the handshake."""
 SHARED_PEERS = (peer_sharing.address("10.0.0.1", 3001), peer_sharing.address("2001:db8::1", 3001))
 """Addresses the suite shares: one IPv4 and one IPv6 (the two address families)."""
 

@@ -16,14 +16,24 @@ from conformance.suite.case import Case
 from conformance.wire import Message
 from conformance.wire.handshake import N2N_VERSIONS
 
-from .serving import ACTIVITY, accept_scripted, active, closed_by_initiator, count, grace, node_side, received, until
+from .serving import (
+    ACTIVITY,
+    MINI_PROTOCOLS,
+    accept_scripted,
+    active,
+    closed_by_initiator,
+    count,
+    grace,
+    node_side,
+    received,
+    until,
+)
 
 pytestmark = pytest.mark.role("initiator")
 HS = "handshake"
 HANDSHAKE_LIMIT = 10.0  # StPropose / StConfirm (HS-TIME-01)
 UNOFFERED = 10
 """The one version a refusing responder says it has: removed from nodes since 2024, proposed by none."""
-MINI_PROTOCOLS = ("keep-alive", "chain-sync", "block-fetch", "tx-submission2", "peer-sharing")
 
 
 def _proposed(proposal: Message) -> dict[Any, Any]:
