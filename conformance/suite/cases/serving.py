@@ -28,12 +28,28 @@ CHAIN_LENGTH = 40
 ACTIVITY = 20.0
 """Seconds (scaled) a case gives the initiator to start the protocol it watches; a node starts chain-sync,
 block-fetch and tx-submission2 only toward hot peers, so the case notes (never fails) a quiet one."""
+MIN_ACTIVITY = 2.0
+"""Seconds ACTIVITY lasts at least, whatever the time scale (a cold process takes a moment to start)."""
+QUIET = 1.0
+"""Seconds (scaled) without progress after which a protocol is taken to be idle and the case ends."""
+MIN_QUIET = 0.3
+"""Seconds QUIET lasts at least, whatever the time scale (a loaded machine pauses for tens of ms)."""
 POLL = 0.01
 """Seconds between two looks at a behaviour's state."""
 MINI_PROTOCOLS = ("keep-alive", "chain-sync", "block-fetch", "tx-submission2", "peer-sharing")
 """The node-to-node mini-protocols after the handshake."""
 SHARED_PEERS = (peer_sharing.address("10.0.0.1", 3001), peer_sharing.address("2001:db8::1", 3001))
 """Addresses the suite shares: one IPv4 and one IPv6 (the two address families)."""
+
+
+def patience(case: Case) -> float:
+    """How long a case waits for the initiator to start what it watches (not a protocol limit)."""
+    return max(case.limit(ACTIVITY), MIN_ACTIVITY)
+
+
+def quiet(case: Case) -> float:
+    """How long a protocol must stay silent before the case takes it to be idle (not a protocol limit)."""
+    return max(case.limit(QUIET), MIN_QUIET)
 
 
 def node_side(

@@ -16,11 +16,10 @@ from conformance.peer.connection import Connection
 from conformance.suite.case import Case
 from conformance.wire import Message
 
-from .serving import ACTIVITY, active, closed_by_initiator, node_side, responder, settle, until
+from .serving import active, closed_by_initiator, node_side, patience, quiet, responder, settle, until
 
 pytestmark = pytest.mark.role("initiator")
 BF = "block-fetch"
-FETCH_QUIET = 1.0  # seconds (scaled) without a new range after which the client is taken to be idle
 
 
 def _ranges(connection: Connection) -> int:
@@ -29,10 +28,10 @@ def _ranges(connection: Connection) -> int:
 
 
 async def _fetching(case: Case, connection: Connection) -> bool:
-    """Whether the client asked for a range within ACTIVITY (noted when not: a node fetches from hot peers)."""
-    if await until(lambda: _ranges(connection) > 0 or not active(connection), case.limit(ACTIVITY)):
+    """Whether the client asked for a range within `patience` (noted when not: a node fetches from hot peers)."""
+    if await until(lambda: _ranges(connection) > 0 or not active(connection), patience(case)):
         return _ranges(connection) > 0
-    case.note("BF-AGENCY-01", f"the initiator fetched no block on this connection within {case.limit(ACTIVITY):g} s")
+    case.note("BF-AGENCY-01", f"the initiator fetched no block on this connection within {patience(case):g} s")
     return False
 
 
@@ -46,7 +45,7 @@ def test_client_requests_well_formed_ranges(case: Case) -> None:
         case.require(BF)
         if not await _fetching(case, connection):
             return
-        await settle(lambda: _ranges(connection), quiet=case.limit(FETCH_QUIET), within=case.limit(ACTIVITY))
+        await settle(lambda: _ranges(connection), quiet=quiet(case), within=patience(case))
         case.check(
             "BF-AGENCY-01",
             not closed_by_initiator(connection),
@@ -80,7 +79,7 @@ def test_client_takes_msg_no_blocks(case: Case) -> None:
         case.require(BF)
         if not await _fetching(case, connection):
             return
-        await settle(lambda: _ranges(connection), quiet=case.limit(FETCH_QUIET), within=case.limit(ACTIVITY))
+        await settle(lambda: _ranges(connection), quiet=quiet(case), within=patience(case))
         if closed_by_initiator(connection):  # a node may drop a peer that lacks what it announced
             case.note("BF-MSG-01", "the initiator closed the connection after MsgNoBlocks (a valid answer)")
 

@@ -11,13 +11,12 @@ from conformance.peer.chain import ChainStore
 from conformance.peer.connection import Connection
 from conformance.suite.case import Case
 
-from .serving import ACTIVITY, active, closed_by_initiator, grace, node_side, responder, settle, until
+from .serving import active, closed_by_initiator, grace, node_side, patience, quiet, responder, settle, until
 
 pytestmark = pytest.mark.role("initiator")
 CS = "chain-sync"
 CAN_AWAIT_LIMIT = 10.0  # StCanAwait: the server's limit to answer at once (CS-TIME-01)
 MUST_REPLY_LIMIT = 601.0  # StMustReply: the least time the node gives the server to send a new block
-FOLLOW_QUIET = 1.0  # seconds (scaled) without a new request after which a client is taken to be idle
 
 
 def _requests(connection: Connection) -> int:
@@ -26,17 +25,17 @@ def _requests(connection: Connection) -> int:
 
 
 async def _started(case: Case, connection: Connection) -> bool:
-    """Whether the initiator started chain-sync (sent a request) within ACTIVITY; noted when not."""
-    if await until(lambda: _requests(connection) > 0 or not active(connection), case.limit(ACTIVITY)):
+    """Whether the initiator started chain-sync (sent a request) within `patience`; noted when not."""
+    if await until(lambda: _requests(connection) > 0 or not active(connection), patience(case)):
         return _requests(connection) > 0
-    case.note("CS-AGENCY-01", f"the initiator ran no chain-sync on this connection within {case.limit(ACTIVITY):g} s")
+    case.note("CS-AGENCY-01", f"the initiator ran no chain-sync on this connection within {patience(case):g} s")
     return False
 
 
 async def _at_tip(case: Case, connection: Connection) -> bool:
     """Whether the client reached the tip and got MsgAwaitReply (or stopped following, or closed)."""
     server = responder(connection, CS)
-    return await until(lambda: server.awaiting or server.done or not active(connection), case.limit(ACTIVITY))
+    return await until(lambda: server.awaiting or server.done or not active(connection), patience(case))
 
 
 @pytest.mark.requirement("CS-AGENCY-01", "CS-MSG-01", "CS-CODEC-01", "CS-BYTES-01", "CS-PIPE-01", "CS-PIPE-02")
@@ -50,8 +49,7 @@ def test_client_follows_the_served_chain(case: Case) -> None:
         case.require(CS)
         if not await _started(case, connection):
             return
-        quiet = case.limit(FOLLOW_QUIET)
-        await settle(lambda: _requests(connection), quiet=quiet, within=case.limit(ACTIVITY))
+        await settle(lambda: _requests(connection), quiet=quiet(case), within=patience(case))
         server = responder(connection, CS)
         case.check(
             "CS-AGENCY-01",
@@ -88,13 +86,13 @@ def test_client_waits_at_the_tip_for_a_new_block(case: Case) -> None:
             )
         served = server.sent_forward
         chain.extend(1)
-        await until(lambda: server.sent_forward > served or not active(connection), case.limit(ACTIVITY))
+        await until(lambda: server.sent_forward > served or not active(connection), patience(case))
         case.check(
             "CS-TIME-01",
             not closed_by_initiator(connection),
             "the initiator closed the connection when the new block came",
         )
-        await until(lambda: bool(server.requests) or server.done or not active(connection), case.limit(FOLLOW_QUIET))
+        await until(lambda: bool(server.requests) or server.done or not active(connection), quiet(case))
 
     case.run(body)
 
@@ -117,8 +115,8 @@ def test_client_follows_a_rollback(case: Case) -> None:
         served = server.sent_forward
         chain.rollback(len(chain) - 4)
         chain.extend(3)  # a fork: the same length, later slots, other hashes
-        await until(lambda: server.sent_forward > served or not active(connection), case.limit(ACTIVITY))
-        await settle(lambda: _requests(connection), quiet=case.limit(FOLLOW_QUIET), within=case.limit(ACTIVITY))
+        await until(lambda: server.sent_forward > served or not active(connection), patience(case))
+        await settle(lambda: _requests(connection), quiet=quiet(case), within=patience(case))
         case.check(
             "CS-ROLLBACK-01",
             not closed_by_initiator(connection) or server.done,

@@ -17,7 +17,6 @@ from conformance.wire import Message
 from conformance.wire.handshake import N2N_VERSIONS
 
 from .serving import (
-    ACTIVITY,
     MINI_PROTOCOLS,
     accept_scripted,
     active,
@@ -25,6 +24,7 @@ from .serving import (
     count,
     grace,
     node_side,
+    patience,
     received,
     until,
 )
@@ -89,7 +89,7 @@ def test_initiator_goes_on_with_the_version_we_accept(case: Case) -> None:
         version, data = connection.negotiated.version, dict(connection.negotiated.version_data)
         started = await until(
             lambda: any(count(connection, p) for p in MINI_PROTOCOLS) or not active(connection),
-            case.limit(ACTIVITY),
+            patience(case),
         )
         if closed_by_initiator(connection) and not any(count(connection, p) for p in MINI_PROTOCOLS):
             case.fail(
@@ -99,7 +99,9 @@ def test_initiator_goes_on_with_the_version_we_accept(case: Case) -> None:
                 " without running any mini-protocol: it did not take a valid acceptance",
             )
         if not started:
-            case.note("HS-ACCEPT-01", f"the initiator kept the connection but ran no mini-protocol for {ACTIVITY} s")
+            case.note(
+                "HS-ACCEPT-01", f"the initiator kept the connection but ran no mini-protocol for {patience(case):g} s"
+            )
 
     case.run(body)
 

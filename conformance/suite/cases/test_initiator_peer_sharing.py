@@ -9,12 +9,11 @@ import pytest
 from conformance.suite.case import Case
 from conformance.wire import Message
 
-from .serving import ACTIVITY, MINI_PROTOCOLS, SHARED_PEERS, count, node_side, settle, until
+from .serving import MINI_PROTOCOLS, SHARED_PEERS, count, node_side, patience, quiet, settle, until
 
 pytestmark = pytest.mark.role("initiator")
 PS = "peer-sharing"
 ROUNDS = 3  # requests answered before the case ends
-QUIET = 1.0  # seconds (scaled) of silence after which the initiator is taken to have started everything
 
 
 @pytest.mark.requirement("PS-AMOUNT-02", "PS-AGENCY-01", "PS-MSG-01", "PS-CODEC-01", "PS-NEG-01")
@@ -31,9 +30,9 @@ def test_client_asks_for_a_word8_amount(case: Case) -> None:
             case.unsupported("the initiator did not offer peer sharing (peerSharing 0 in its proposal)")
         for _ in range(ROUNDS):
             try:
-                request = await connection.receive(PS, case.limit(ACTIVITY))
+                request = await connection.receive(PS, patience(case))
             except TimeoutError:
-                case.note("PS-AGENCY-01", f"the initiator asked for no peers within {case.limit(ACTIVITY):g} s")
+                case.note("PS-AGENCY-01", f"the initiator asked for no peers within {patience(case):g} s")
                 return
             if request.name != "MsgShareRequest":
                 return  # MsgDone: the protocol ends; anything after it is judged
@@ -52,10 +51,10 @@ def test_no_peer_sharing_unless_negotiated(case: Case) -> None:
 
     async def body() -> None:
         connection = await case.accept(behaviours=node_side(), peer_sharing=0)
-        if not await until(lambda: any(count(connection, p) for p in MINI_PROTOCOLS), case.limit(ACTIVITY)):
-            case.note("PS-NEG-01", f"the initiator ran no mini-protocol within {case.limit(ACTIVITY):g} s")
+        if not await until(lambda: any(count(connection, p) for p in MINI_PROTOCOLS), patience(case)):
+            case.note("PS-NEG-01", f"the initiator ran no mini-protocol within {patience(case):g} s")
             return
         total = lambda: sum(count(connection, p) for p in MINI_PROTOCOLS)  # noqa: E731
-        await settle(total, quiet=case.limit(QUIET), within=case.limit(ACTIVITY))
+        await settle(total, quiet=quiet(case), within=patience(case))
 
     case.run(body)

@@ -22,14 +22,13 @@ from conformance.protocol import Violation
 from conformance.suite.case import Case, Stopped
 from conformance.wire import Message
 
-from .serving import ACTIVITY, active, count, grace, node_side, responder, settle, until
+from .serving import active, count, grace, node_side, patience, quiet, responder, settle, until
 
 pytestmark = pytest.mark.role("initiator")
 TX = "tx-submission2"
 NON_BLOCKING_LIMIT = 10.0  # StTxIdsNonBlocking and StTxs: shortWait (TX-TIME-01)
 WINDOW = 10  # maxUnacknowledgedTxIds in cardano-node (TX-WINDOW-01)
 MAX_ROUNDS = 200  # non-blocking requests spent draining a mempool before the case gives up on emptying it
-QUIET = 1.0  # seconds (scaled) without tx-submission2 traffic after which the exchange is taken to be idle
 
 
 def _request(blocking: bool, ack: int, req: int) -> Message:
@@ -50,11 +49,9 @@ def _held(case: Case, seconds: float) -> str:
 async def _first_message(case: Case, connection: Connection) -> Message | None:
     """MsgInit (judged by our Session), or None when the initiator runs no tx-submission2 (noted)."""
     try:
-        return await connection.receive(TX, case.limit(ACTIVITY))
+        return await connection.receive(TX, patience(case))
     except TimeoutError:
-        case.note(
-            "TX-INIT-01", f"the initiator ran no tx-submission2 on this connection within {case.limit(ACTIVITY):g} s"
-        )
+        case.note("TX-INIT-01", f"the initiator ran no tx-submission2 on this connection within {patience(case):g} s")
         return None
 
 
@@ -95,13 +92,13 @@ def test_client_offers_its_mempool_within_the_rules(case: Case) -> None:
     async def body() -> None:
         connection = await case.accept(behaviours=node_side())
         case.require(TX)
-        if not await until(lambda: count(connection, TX) > 0 or not active(connection), case.limit(ACTIVITY)):
+        if not await until(lambda: count(connection, TX) > 0 or not active(connection), patience(case)):
             case.note(
                 "TX-INIT-01",
-                f"the initiator ran no tx-submission2 on this connection within {case.limit(ACTIVITY):g} s",
+                f"the initiator ran no tx-submission2 on this connection within {patience(case):g} s",
             )
             return
-        await settle(lambda: count(connection, TX), quiet=case.limit(QUIET), within=case.limit(ACTIVITY))
+        await settle(lambda: count(connection, TX), quiet=quiet(case), within=patience(case))
         inbound = responder(connection, TX)
         if inbound is not None and count(connection, TX, "MsgReplyTxIds") and not inbound.received:
             case.note("TX-REPLYTX-01", "the initiator announced transactions but we received none")
