@@ -6,7 +6,8 @@ accepts connections, then serves until SIGTERM/SIGINT or `--lifetime`. `connect`
 the default behaviours until every initiator behaviour is done (keep-alive: one answered round trip),
 then prints a JSON summary and closes. `connect --reconnect SECONDS` plays the tested initiator of an
 initiator-role suite run instead (conformance/peer/reconnect.py): it reconnects whenever the remote closes,
-until SECONDS pass or the address refuses connections for 3 s in a row, then prints one JSON summary.
+until SECONDS pass, the address refuses connections for 3 s in a row or SIGTERM/SIGINT comes, then prints
+one JSON summary.
 """
 
 from __future__ import annotations
@@ -196,7 +197,12 @@ def _initiator_config(args: argparse.Namespace) -> PeerConfig:
 
 async def _reconnect(args: argparse.Namespace) -> int:
     host, port = args.address
-    result = await reconnect(host, port, _initiator_config(args), seconds=args.reconnect)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # stop early, still with the summary
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    result = await reconnect(host, port, _initiator_config(args), seconds=args.reconnect, stop=stop)
     print(json.dumps(result.as_dict()), flush=True)
     if result.connections == 0:
         print(f"error: no connection to {host}:{port} was made", file=sys.stderr)

@@ -30,7 +30,7 @@ ACTIVITY = 20.0
 block-fetch and tx-submission2 only toward hot peers, so the case notes (never fails) a quiet one."""
 MIN_ACTIVITY = 2.0
 """Seconds ACTIVITY lasts at least, whatever the time scale (a cold process takes a moment to start)."""
-QUIET = 1.0
+QUIET = 0.5
 """Seconds (scaled) without progress after which a protocol is taken to be idle and the case ends."""
 MIN_QUIET = 0.3
 """Seconds QUIET lasts at least, whatever the time scale (a loaded machine pauses for tens of ms)."""

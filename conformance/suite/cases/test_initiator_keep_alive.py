@@ -10,7 +10,7 @@ from conformance.peer.connection import Connection
 from conformance.suite.case import Case
 from conformance.wire import Message
 
-from .serving import closed_by_initiator, grace, node_side, patience
+from .serving import closed_by_initiator, grace, node_side, patience, quiet
 
 pytestmark = pytest.mark.role("initiator")
 KA = "keep-alive"
@@ -41,8 +41,7 @@ def test_client_takes_the_echo_of_its_cookie(case: Case) -> None:
         if request.name != "MsgKeepAlive":
             return  # MsgDone at once: allowed, and anything after it is judged
         await connection.send(KA, Message(KA, "MsgKeepAliveResponse", {"cookie": request.fields["cookie"]}))
-        settle = case.limit(1.0) + grace(case.limit(1.0))
-        info = await connection.wait_closed(settle)
+        info = await connection.wait_closed(quiet(case))
         case.check(
             "KA-COOKIE-02",
             info is None or not closed_by_initiator(connection),
