@@ -33,9 +33,13 @@ async def _started(case: Case, connection: Connection) -> bool:
 
 
 async def _at_tip(case: Case, connection: Connection) -> bool:
-    """Whether the client reached the tip and got MsgAwaitReply (or stopped following, or closed)."""
+    """Whether the client reached the tip and waits there (MsgAwaitReply); noted when it did not."""
     server = responder(connection, CS)
-    return await until(lambda: server.awaiting or server.done or not active(connection), patience(case))
+    await until(lambda: server.awaiting or server.done or not active(connection), patience(case))
+    if not server.awaiting:
+        why = "closed the connection" if not active(connection) else "stopped following" if server.done else "was slow"
+        case.note("CS-AGENCY-01", f"the initiator did not reach the tip ({why}) after {server.sent_forward} headers")
+    return bool(server.awaiting)
 
 
 @pytest.mark.requirement("CS-AGENCY-01", "CS-MSG-01", "CS-CODEC-01", "CS-BYTES-01", "CS-PIPE-01", "CS-PIPE-02")
@@ -51,11 +55,8 @@ def test_client_follows_the_served_chain(case: Case) -> None:
             return
         await settle(lambda: _requests(connection), quiet=quiet(case), within=patience(case))
         server = responder(connection, CS)
-        case.check(
-            "CS-AGENCY-01",
-            not closed_by_initiator(connection) or server.done,
-            f"the initiator closed the connection after {server.sent_forward} headers, without MsgDone",
-        )
+        if closed_by_initiator(connection) and not server.done:  # a node drops a peer whose chain it rejects
+            case.note("CS-AGENCY-01", f"the initiator closed the connection after {server.sent_forward} headers")
 
     case.run(body)
 
@@ -74,8 +75,6 @@ def test_client_waits_at_the_tip_for_a_new_block(case: Case) -> None:
         if not await _started(case, connection) or not await _at_tip(case, connection):
             return
         server = responder(connection, CS)
-        if not server.awaiting:
-            return  # it stopped at the tip on its own (MsgDone) or closed: nothing waits
         hold = case.limit(CAN_AWAIT_LIMIT) + grace(case.limit(1.0))
         await until(lambda: not active(connection), hold)
         if closed_by_initiator(connection):
@@ -110,8 +109,6 @@ def test_client_follows_a_rollback(case: Case) -> None:
         if not await _started(case, connection) or not await _at_tip(case, connection):
             return
         server = responder(connection, CS)
-        if not server.awaiting:
-            return
         served = server.sent_forward
         chain.rollback(len(chain) - 4)
         chain.extend(3)  # a fork: the same length, later slots, other hashes
