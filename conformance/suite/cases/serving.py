@@ -19,7 +19,7 @@ from conformance.peer.chain import ChainStore
 from conformance.peer.chain_roles import serve_chain
 from conformance.peer.connection import Connection
 from conformance.peer.mempool import Mempool
-from conformance.peer.transcript import RECEIVED, SENT
+from conformance.peer.transcript import RECEIVED
 from conformance.suite.case import Case
 from conformance.wire import Message
 
@@ -64,11 +64,9 @@ def node_side(
         ("tx-submission2", "responder"): tx_submission.inbound(Mempool()),
         ("peer-sharing", "responder"): peer_sharing.server(SHARED_PEERS),
     }
-    behaviours.update({key: f for key, f in serve_chain(chain, poll_every=poll_every).items() if key[0] in _N2N})
+    served = serve_chain(chain, poll_every=poll_every)
+    behaviours.update({key: factory for key, factory in served.items() if key[0] in ("chain-sync", "block-fetch")})
     return {key: factory for key, factory in behaviours.items() if key[0] not in without}
-
-
-_N2N = ("chain-sync", "block-fetch")
 
 
 def responder(connection: Connection, protocol: str) -> Any:
@@ -105,10 +103,6 @@ def received(connection: Connection, protocol: str, name: str) -> Message | None
             if entry.name == name:
                 return Message(protocol, name, dict(entry.fields or {}), entry.data)
     return None
-
-
-def sent_count(connection: Connection, protocol: str, name: str | None = None) -> int:
-    return count(connection, protocol, name, direction=SENT)
 
 
 async def until(predicate: Callable[[], bool], within: float) -> bool:
