@@ -31,6 +31,7 @@ from conformance.peer.defaults import default_behaviours
 from conformance.peer.mempool import Mempool, golden_transactions
 from conformance.peer.node import MAINNET_MAGIC, PeerConfig
 from conformance.peer.reconnect import reconnect
+from conformance.suite.cases import serving
 from conformance.wire import Message
 from conformance.wire.mux import SDU
 
@@ -304,3 +305,31 @@ def test_an_initiator_requesting_a_backward_range_is_non_strict_on_bf_range_01(t
     assert run.returncode == 0, run.output  # a SHOULD: graded non-strict, not failed
     graded = {(r["requirement"], r["outcome"]) for r in run.records if r["outcome"] != "passed"}
     assert graded == {("BF-RANGE-01", "non-strict")}, run.records
+
+
+# -- the helpers the initiator cases watch with ------------------------------------------------------------
+
+
+def test_until_and_settle_are_bounded_and_see_progress() -> None:
+    async def main() -> None:
+        ticks = iter(range(1000))
+        value = [0]
+        assert await serving.until(lambda: True, 0) is True
+        assert await serving.until(lambda: next(ticks) > 5, 5.0) is True
+        assert await serving.until(lambda: False, 0.05) is False
+        moving = asyncio.get_running_loop().call_later(0.05, lambda: value.__setitem__(0, 1))
+        assert await serving.settle(lambda: value[0], quiet=0.1, within=2.0) is True and value[0] == 1
+        moving.cancel()
+        counter = iter(range(10**6))
+        assert await serving.settle(lambda: next(counter), quiet=0.1, within=0.2) is False  # never quiet
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_node_side_serves_every_responder_but_the_scripted_ones() -> None:
+    everything = serving.node_side()
+    assert {protocol for protocol, side in everything} == set(serving.MINI_PROTOCOLS)
+    assert {side for _, side in everything} == {"responder"}
+    assert {p for p, _ in serving.node_side(without=("keep-alive", "tx-submission2"))} == set(
+        serving.MINI_PROTOCOLS
+    ) - {"keep-alive", "tx-submission2"}
