@@ -159,7 +159,10 @@ def _case_name(item: pytest.Item) -> str:
 
 
 def _is_case(item: pytest.Item) -> bool:
-    return "case" in getattr(item, "fixturenames", ())
+    """A conformance case asks for the `case` fixture; a test whose parameter is merely named `case`
+    (tests/test_cardano_strict.py) is not one."""
+    callspec = getattr(item, "callspec", None)
+    return "case" in getattr(item, "fixturenames", ()) and not (callspec is not None and "case" in callspec.params)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
