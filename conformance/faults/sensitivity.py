@@ -99,7 +99,8 @@ def _run_initiator(fault: Fault, report: Path, scale: float) -> int:
         where = suite._wait_for_listener(report, process)  # type: ignore[arg-type]
         dial = [
             sys.executable, "-m", "conformance", "connect", f"{where['host']}:{where['port']}", "--fault", fault.name,
-            "--reconnect", str(int(FAULT_RUN_TIMEOUT)), "--headers", "20", "--time-scale", repr(scale),
+            "--reconnect", str(int(FAULT_RUN_TIMEOUT)), "--headers", "20", "--txs", "21", "--peer-sharing", "1",
+            "--time-scale", repr(scale),
         ]  # fmt: skip
         with suite._process(dial, "connect --fault"):
             return process.wait(FAULT_RUN_TIMEOUT)

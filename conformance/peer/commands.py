@@ -4,7 +4,10 @@ broke a rule or refused us, 2 usage error).
 `serve` prints one JSON line `{"listening": {"host": ..., "port": ...}}` (or `{"socket": ...}`) once it
 accepts connections, then serves until SIGTERM/SIGINT or `--lifetime`. `connect` runs the handshake and
 the default behaviours until every initiator behaviour is done (keep-alive: one answered round trip),
-then prints a JSON summary and closes.
+then prints a JSON summary and closes. `connect --reconnect SECONDS` plays the tested initiator of an
+initiator-role suite run instead (conformance/peer/reconnect.py): it reconnects whenever the remote closes,
+until SECONDS pass, the address refuses connections for 3 s in a row or SIGTERM/SIGINT comes, then prints
+one JSON summary.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from .connection import Connection
 from .defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
 from .handshake import N2C, N2N
 from .keep_alive import KeepAliveClient
+from .mempool import Mempool, golden_transactions
 from .node import MAINNET_MAGIC, PeerConfig, Server, connect, connect_unix, serve, serve_unix
 from .progress import Progress
+from .reconnect import reconnect
 
 POLL = 0.05
 
@@ -93,6 +98,20 @@ def add_commands(commands: Any) -> None:
     c.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
     c.add_argument("--fault", default=None, metavar="NAME", help="run a faulty peer of the zoo (peers/faulty/)")
     c.add_argument("--timeout", type=_positive, default=60.0, help="seconds before giving up")
+    c.add_argument(
+        "--reconnect",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="reconnect whenever the remote closes, for SECONDS or until it refuses connections for 3 s"
+        " (the tested initiator of `run --role initiator`)",
+    )
+    c.add_argument(
+        "--txs",
+        type=_count,
+        default=0,
+        help="transactions the tx-submission2 client offers: the first N golden ones (vectors/)",
+    )
     c.set_defaults(run=run_connect)
 
 
@@ -187,7 +206,36 @@ def run_connect(args: argparse.Namespace) -> int:
         return 2
     if _bad_fault(args):
         return 2
+    if args.reconnect is not None and args.socket is not None:
+        print("error: --reconnect is for node-to-node (HOST:PORT)", file=sys.stderr)
+        return 2
+    offered = golden_transactions() if args.txs else []
+    if args.txs > len(offered):
+        print(f"error: --txs: there are {len(offered)} golden transactions", file=sys.stderr)
+        return 2
+    args.mempool = Mempool(offered[: args.txs]) if args.txs else None
+    if args.reconnect is not None:
+        return asyncio.run(_reconnect(args))
     return asyncio.run(_connect(args))
+
+
+def _initiator_config(args: argparse.Namespace) -> PeerConfig:
+    options = {"headers": args.headers, "depth": args.depth, "mempool": args.mempool}
+    return _config(args, "initiator", options, initiator_only=not args.duplex)
+
+
+async def _reconnect(args: argparse.Namespace) -> int:
+    host, port = args.address
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # stop early, still with the summary
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    result = await reconnect(host, port, _initiator_config(args), seconds=args.reconnect, stop=stop)
+    print(json.dumps(result.as_dict()), flush=True)
+    if result.connections == 0:
+        print(f"error: no connection to {host}:{port} was made", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 def _done(connection: Connection) -> bool:
@@ -241,7 +289,7 @@ def _chain_counts(connection: Connection) -> dict[str, int]:
 
 
 async def _connect(args: argparse.Namespace) -> int:
-    config = _config(args, "initiator", {"headers": args.headers, "depth": args.depth}, initiator_only=not args.duplex)
+    config = _initiator_config(args)
     try:
         if args.socket is not None:
             connection = await connect_unix(str(args.socket), config)

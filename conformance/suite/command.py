@@ -223,7 +223,8 @@ def self_test_from_args(args: argparse.Namespace) -> int:
             else:
                 dial = [
                     sys.executable, "-m", "conformance", "connect", f"{where['host']}:{where['port']}",
-                    "--reconnect", "600", "--headers", "20", "--time-scale", repr(scale), "--magic", str(args.magic),
+                    "--reconnect", "600", "--headers", "20", "--txs", "21", "--peer-sharing", "1",
+                    "--time-scale", repr(scale), "--magic", str(args.magic),
                 ]  # fmt: skip
                 with _process(dial, "connect --reconnect"):
                     code = suite.wait()
