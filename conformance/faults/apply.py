@@ -68,5 +68,6 @@ def configure(fault: Fault, config: PeerConfig) -> PeerConfig:
         disabled_rules=config.disabled_rules | fault.disable,
         egress_tamper=tamper if egress else None,
         handshake_tamper=handshake_tamper(handshake) if handshake else None,
+        tolerated=config.tolerated | fault.tolerate,
         **dict(fault.config),
     )

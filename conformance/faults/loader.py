@@ -19,7 +19,7 @@ EGRESS_KINDS = ("mode-bit", "protocol-number", "zero-length", "length", "cut-and
 REWRITE_KEYS = {"protocol", "message", "side", "nth", "set", "replace", "drop", "delay", "repeat", "append",
                 "truncate", "reencode", "flip"}  # fmt: skip
 FAULT_KEYS = {"name", "breaks", "role", "mode", "description", "cases", "rewrite", "egress", "chain", "switches",
-              "config", "disable"}  # fmt: skip
+              "config", "disable", "tolerate"}  # fmt: skip
 CONFIG_KEYS = {"versions", "magic", "peer_sharing", "initiator_only"}
 
 
@@ -85,7 +85,8 @@ def parse(document: Any, source: str) -> Fault:
             raise FaultError(f"{source}: {key} is required (text)")
     known = catalogue.load()
     disable = set(document.get("disable") or []) | {document["breaks"]}
-    for requirement in disable:
+    tolerate = set(document.get("tolerate") or [])
+    for requirement in disable | tolerate:
         if requirement not in known:
             raise FaultError(f"{source}: {requirement} is not in conformance/requirements.yaml")
     if document["role"] not in ("responder", "initiator"):
@@ -122,6 +123,7 @@ def parse(document: Any, source: str) -> Fault:
         switches={str(k): dict(v) for k, v in (document.get("switches") or {}).items()},
         config=config,
         disable=frozenset(disable),
+        tolerate=frozenset(tolerate),
         file=source,
     )
 

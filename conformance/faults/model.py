@@ -70,4 +70,5 @@ class Fault:
     switches: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # "protocol/side" -> options
     config: Mapping[str, Any] = field(default_factory=dict)
     disable: frozenset[str] = frozenset()
+    tolerate: frozenset[str] = frozenset()  # the remote's violations of these are not enforced (no close)
     file: str = ""

@@ -159,6 +159,7 @@ class Connection:
         self._closer: asyncio.Task[None] | None = None
         self._files: TranscriptFiles | None = None
         self._egress_tamper = config.egress_tamper() if config.egress_tamper is not None else None
+        self._deaf = False  # a tolerated violation (fault zoo) stops the reading, not the connection
         if config.transcript_dir is not None:
             self._files = TranscriptFiles(
                 config.transcript_dir, f"{role}-{self.index:04d}", role=role, local=local, remote=remote
@@ -320,6 +321,8 @@ class Connection:
         self._close("remote", reason, error, flush=False)
 
     def _received(self, data: bytes) -> None:
+        if self._deaf:
+            return
         try:
             sdus = self._sdus.feed(data)
         except DecodeError as error:
@@ -355,11 +358,27 @@ class Connection:
                         break
                     self._checker.consume(item.protocol, item.mode, len(item.data))
                     self._message(item.protocol, item.mode, item.data)
+                if self._closing is None and not self._deaf:
+                    self._check_unfinished(sdu.protocol, sdu.mode)
             except DecodeError as error:
                 self._remote_broke(_mux_violation(error, self.remote_role))
                 return
             if self._closing is not None:
                 return
+
+    def _check_unfinished(self, number: int, mode: int) -> None:
+        """An unfinished message longer than its state's byte limit breaks the limit before it ends."""
+        pending = self._demux.pending_of(number, mode)
+        if not pending:
+            return
+        name = hs.protocol_name(self.mode) if number == 0 else self._names.get(number, str(number))
+        session = self._sessions.get((name, "responder" if mode == 0 else "initiator"))
+        if session is None:
+            return
+        before = len(session.violations)
+        session.check_pending("initiator" if mode == 0 else "responder", pending)
+        if len(session.violations) > before:
+            self._remote_broke(*session.violations[before:])
 
     def _message(self, number: int, mode: int, data: bytes) -> None:
         sender = "initiator" if mode == 0 else "responder"
@@ -418,6 +437,10 @@ class Connection:
         self.violations.extend(found)
         for violation in found:
             self._event("violation", str(violation), requirement=violation.requirement)
+        if all(v.requirement in self.config.tolerated for v in found):  # a faulty peer of the fault zoo
+            self._deaf = True  # it does not enforce the rule: no close, and it reads nothing more
+            self._event("tolerated", f"the rule is not enforced: {found[0].requirement}")
+            return
         self._close("local", f"the remote broke {found[0].requirement}", found[0], flush=False)
 
     # -- the handshake -------------------------------------------------------------------------------
@@ -707,6 +730,8 @@ class Connection:
         loop = asyncio.get_running_loop()
         while self._closing is None:
             await asyncio.sleep(tick)
+            if self._deaf:
+                return  # a tolerated violation (fault zoo): no timeout closes this connection either
             if not self._sdus.pending:
                 partial_since = None
             elif partial_since is None:

@@ -65,6 +65,9 @@ class PeerConfig:
     (returning the bytes to write and whether to close the connection after them)."""
     handshake_tamper: Callable[[Message], Message] | None = None
     """Fault zoo only: rewrites each handshake message we send."""
+    tolerated: frozenset[str] = frozenset()
+    """Fault zoo only: the remote's violations of these rules are recorded but not enforced: the connection
+    stays open and reads nothing more (a peer that does not close where the node closes)."""
 
     def __post_init__(self) -> None:
         if self.mode not in (N2N, N2C):

@@ -249,6 +249,18 @@ class Session:
             del self.history[: len(self.history) - self.history_limit]
         return self._state
 
+    def check_pending(self, sender: str, size: int) -> None:
+        """`size` bytes of a message from `sender` have arrived and it is not finished: past the current
+        state's byte limit that is a violation already (the node's decoder stops at the limit with
+        ExceededSizeLimit; it does not wait for the rest)."""
+        found = self._check_bytes(self._state, sender, size, None)
+        if not found:
+            return
+        catalogue.judge(found[0], strict=self.strict)
+        if self.on_violation == "raise":
+            raise found[0]
+        self.violations.extend(found)
+
     def check_time(self) -> None:
         """Report a missed deadline of the side with agency (the I/O layer's timer), once per stay.
 

@@ -220,6 +220,8 @@ class Case:
         info = await connection.wait_closed(within)
         if info is None:
             self.fail(requirement, f"the connection stayed open {within:g} s after {why}")
+        if info.by != "remote":  # our side gave up first (a rule the peer broke while it did not close)
+            self.fail(requirement, f"the peer did not close the connection after {why}; ours closed: {info.reason}")
         return info
 
     def check(self, requirement: str, ok: bool, message: str) -> bool:

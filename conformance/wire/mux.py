@@ -216,6 +216,12 @@ class MessageDemultiplexer:
         """Bytes held: an incomplete SDU plus every stream's undelivered bytes."""
         return len(self._partial) + sum(s.pending for s in self._streams.values())
 
+    def pending_of(self, protocol: int, mode: int) -> int:
+        """Bytes one (mini-protocol, direction) stream holds and has not handed out (after every whole
+        message is taken: the start of an unfinished one, whose size a state's byte limit bounds)."""
+        stream = self._streams.get((protocol, mode))
+        return stream.pending if stream is not None else 0
+
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Take bytes read from the bearer; raise the first mux or CBOR fault they contain."""
         if self._error is not None:

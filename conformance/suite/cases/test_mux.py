@@ -15,6 +15,8 @@ message to its responder.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conformance.peer.connection import Connection
@@ -298,6 +300,50 @@ def test_a_silent_initiator_is_disconnected_before_negotiation(case: Case) -> No
         connection = await case.connect(handshake=False)
         await case.expect_close(
             connection, within=wait, requirement="HS-TIME-01", why=f"{case.limit(HS_LIMIT):g} s without a proposal"
+        )
+        await case.probe()
+
+    case.run(body)
+
+
+# -- byte limits of other protocols: a message that never ends within the state's limit ---------------------
+
+BYTE_LIMITS = [
+    # (protocol, state we hold agency in, its limit, requirement, connect options)
+    ("block-fetch", "BFIdle", 65_535, "BF-BYTES-01", {}),
+    ("tx-submission2", "StInit", 65_535, "TX-BYTES-01", {}),
+    ("peer-sharing", "StIdle", 5_760, "PS-BYTES-01", {"peer_sharing": 1}),
+]
+# keep-alive has none here: its ingress queue (1,408 bytes) overflows long before its 65,535-byte limit.
+
+
+@pytest.mark.area("byte limits")
+@pytest.mark.parametrize(
+    ("protocol", "state", "limit", "requirement", "options"),
+    [pytest.param(*row, id=row[0], marks=pytest.mark.requirement(row[3])) for row in BYTE_LIMITS],
+)
+def test_a_message_longer_than_the_states_byte_limit_closes_the_connection(
+    case: Case, protocol: str, state: str, limit: int, requirement: str, options: dict[str, Any]
+) -> None:
+    """An indefinite-length array that is still open after `limit` bytes, where we hold agency: the node's
+    decoder gives up at the limit (ExceededSizeLimit) and closes the connection."""
+
+    async def body() -> None:
+        connection = await case.connect(**options)
+        case.require(protocol)
+        negotiated = connection.negotiated
+        if protocol == "peer-sharing" and (negotiated is None or negotiated.version_data.get("peer_sharing") != 1):
+            case.unsupported("peer sharing was not negotiated")
+        number = codec(protocol).number
+        assert number is not None
+        payload = b"\x9f" + b"\x00" * (limit + 64)  # no break: the message never completes
+        parts = segment(payload, protocol=number, mode=INITIATOR)
+        await connection.send_sdu(b"".join(part.encode() for part in parts))
+        await case.expect_close(
+            connection,
+            within=CLOSE_WITHIN,
+            requirement=requirement,
+            why=f"{len(payload)} bytes of an unfinished {protocol} message in {state} (limit {limit})",
         )
         await case.probe()
 
