@@ -108,6 +108,20 @@ def _add_script(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     script.set_defaults(run=command.run_from_args)
 
 
+def _add_dissector(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `dissector` subcommand: write the Wireshark plugin generated from the wire declarations."""
+
+    def run(args: argparse.Namespace) -> int:
+        from . import dissector
+
+        print(dissector.write(args.write))
+        return 0
+
+    dissector = commands.add_parser("dissector", help="write the Wireshark Lua plugin (docs/wireshark.md)")
+    dissector.add_argument("--write", type=Path, required=True, metavar="DIR", help="folder to write ouroboros.lua in")
+    dissector.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_vectors_check)
     peer_commands.add_commands(commands)
     _add_script(commands)
+    _add_dissector(commands)
     return parser
 
 
