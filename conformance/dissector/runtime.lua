@@ -434,7 +434,7 @@ render = function(tree, view, item, index, label, field, state)
       for _, row in ipairs(s.data) do
         if row[1] == pair.k.v then data = row[2] end
       end
-      local entry = "v" .. version_text(pair.k.v)
+      local entry = "version " .. version_text(pair.k.v)
       if data then render(node, view, pair.v, data, entry, nil, state) else generic(node, view, pair.v, entry, nil, 0) end
     end
     return node
@@ -511,11 +511,23 @@ local function summary(m, item)
     local k = SHAPES[f[2]].k
     if child == nil then break end
     if k == "vtable" and child.m == 5 then
-      local versions = {}
-      for j, pair in ipairs(child.pairs) do versions[j] = version_text(pair.k.v) end
-      parts[#parts + 1] = f[1] .. "=" .. table.concat(versions, ",")
+      local versions, n2c = {}, true
+      for j, pair in ipairs(child.pairs) do
+        local v = pair.k.v
+        n2c = n2c and type(v) == "number" and v >= VERSION_BIT and v < 2 * VERSION_BIT
+        versions[j] = uint_text(v)
+      end
+      if n2c and #versions > 0 then
+        for j, pair in ipairs(child.pairs) do versions[j] = string.format("%d", pair.k.v - VERSION_BIT) end
+      end
+      parts[#parts + 1] = f[1] .. "=" .. table.concat(versions, ",") .. ((n2c and #versions > 0) and " (node-to-client)" or "")
     elseif k == "version" and child.m == 0 then
-      parts[#parts + 1] = f[1] .. "=" .. version_text(child.v)
+      local v = child.v
+      if type(v) == "number" and v >= VERSION_BIT and v < 2 * VERSION_BIT then
+        parts[#parts + 1] = string.format("%s=%d (node-to-client)", f[1], v - VERSION_BIT)
+      else
+        parts[#parts + 1] = f[1] .. "=" .. uint_text(v)
+      end
     elseif (k == "uint" or k == "int" or k == "bool") and child.m ~= 4 then
       parts[#parts + 1] = f[1] .. "=" .. brief(child)
     elseif (k == "list") and child.m == 4 then
