@@ -149,16 +149,21 @@ class ShapeTable:
         return [[version, self.of(data_for(version))] for version in versions]
 
 
-def _senders(protocol: str, message: str) -> tuple[str, ...]:
-    """Which side of the mini-protocol sends `message` ("initiator" or "responder"), from the table."""
+def _senders(protocol: str, declaration: MessageType) -> tuple[str, ...]:
+    """Which side of the mini-protocol sends the message ("initiator" or "responder"): the agency, in the
+    protocol table, of the states the wire declaration says it is sent in (else of its transitions)."""
     table = TABLES.get(protocol)
     if table is None:
         return ()
-    return tuple(sorted({table.state(m.source).agency for m in table.transitions if m.message == message}))
+    states = {state.name: state for state in table.states}
+    sources = [name for name in declaration.states if name in states]
+    if not sources:
+        sources = [m.source for m in table.transitions if m.message == declaration.name]
+    return tuple(sorted({states[name].agency for name in sources} - {"nobody"}))
 
 
 def _message(shapes: ShapeTable, protocol: str, declaration: MessageType) -> MessageInfo:
-    fields = []
+    fields: list[tuple[str, int]] = []
     for name, kind in declaration.fields:
         if isinstance(declaration, AcceptVersion) and name == "version_data":  # the chosen version's shape
             data = shapes.version_data(declaration.data_for, declaration.versions)
@@ -170,7 +175,7 @@ def _message(shapes: ShapeTable, protocol: str, declaration: MessageType) -> Mes
     return MessageInfo(
         name=declaration.name,
         tag=declaration.tag,
-        senders=_senders(protocol, declaration.name),
+        senders=_senders(protocol, declaration),
         fields=tuple(fields),
         required=declaration.record.required - 1,
     )
