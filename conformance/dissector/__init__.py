@@ -44,7 +44,10 @@ def _generated(model: PluginModel) -> str:
     names: dict[int, list[str]] = {}
     for protocol in model.protocols:
         rows = families.setdefault(protocol.family, [])
-        rows.append(f"    [{protocol.number}] = {{name = {lua.string(protocol.name)}, messages = {{")
+        head = f"    [{protocol.number}] = {{name = {lua.string(protocol.name)}"
+        if protocol.initial is not None:
+            head += f", initial = {lua.string(protocol.initial)}, moves = {lua.literal(protocol.moves)}"
+        rows.append(head + ", messages = {")
         for message in protocol.messages:
             fields = [[name, shape] for name, shape in message.fields]
             row = {

@@ -64,6 +64,10 @@ class ProtocolInfo:
     number: int
     name: str
     messages: tuple[MessageInfo, ...]
+    initial: str | None = None
+    """The state both sides start in (None: no table for this mini-protocol)."""
+    moves: tuple[tuple[str, str, str], ...] = ()
+    """(state, message, next state) of every transition of the protocol table."""
 
 
 @dataclass(frozen=True)
@@ -193,5 +197,10 @@ def build() -> PluginModel:
         for row in rows:
             codec = _codec(row.name)
             messages = () if codec is None else tuple(_message(shapes, codec.name, m) for m in codec.messages.values())
-            protocols.append(ProtocolInfo(family, row.number, row.name, messages))
+            table = TABLES.get(row.name)
+            if table is None:
+                protocols.append(ProtocolInfo(family, row.number, row.name, messages))
+                continue
+            moves = tuple(dict.fromkeys((m.source, m.message, m.target) for m in table.transitions))
+            protocols.append(ProtocolInfo(family, row.number, row.name, messages, table.initial, moves))
     return PluginModel(shapes=tuple(shapes.shapes), protocols=tuple(protocols))

@@ -85,6 +85,28 @@ for family, protocols in pairs(G.families) do
   end
 end
 
+-- Transitions by family and number: NEXT[state][message] = next state (false: depends on more than the
+-- message); AFTER[message] = the state after it whatever the state before (false: depends on it).
+local NEXT, AFTER = {}, {}
+for family, protocols in pairs(G.families) do
+  NEXT[family], AFTER[family] = {}, {}
+  for number, p in pairs(protocols) do
+    local next_state, after = {}, {}
+    for _, move in ipairs(p.moves or {}) do
+      local source, message, target = move[1], move[2], move[3]
+      next_state[source] = next_state[source] or {}
+      local known = next_state[source][message]
+      next_state[source][message] = (known == nil or known == target) and target or false
+      if after[message] == nil then
+        after[message] = target
+      elseif after[message] ~= target then
+        after[message] = false
+      end
+    end
+    NEXT[family][number], AFTER[family][number] = next_state, after
+  end
+end
+
 -- ---------------------------------------------------------------------------------------------------
 -- CBOR reader over a Lua string: items {m = major type, s = first position, e = position after, v = value,
 -- items = {...} (arrays, tags), pairs = {{k, v}...} (maps), ind = indefinite}. Errors: INCOMPLETE (more
@@ -553,7 +575,7 @@ local function stream_of(pinfo)
   local fi = tcp_stream()
   local id = fi and tostring(fi.value) or (tostring(pinfo.src) .. ":" .. pinfo.src_port .. "-" ..
     tostring(pinfo.dst) .. ":" .. pinfo.dst_port)
-  streams[id] = streams[id] or { family = nil, pending = {} }
+  streams[id] = streams[id] or { family = nil, pending = {}, states = {}, seen = {}, started = false }
   return streams[id]
 end
 
@@ -571,8 +593,46 @@ local function family_for(stream, number, item)
   return stream.family or "node-to-node"
 end
 
+-- First pass, in frame order: follow the state of each mini-protocol instance (protocol number and the
+-- end that initiated it) to tell apart messages that share a tag and a sender. Unknown state (a capture
+-- started mid-connection, or pipelined requests) filters nothing; a message whose next state does not
+-- depend on the state before it brings the state back.
+local function choose(stream, family, number, mode, item, instance)
+  local found = identify(family, number, mode, item)
+  local moves = NEXT[family] and NEXT[family][number]
+  local p = G.families[family] and G.families[family][number]
+  if moves == nil or p == nil or #found == 0 then return nil end
+  if not stream.seen[instance] then -- its first message: from the initial state if the capture saw it start
+    stream.seen[instance] = true
+    if number == 0 or stream.started then stream.states[instance] = p.initial end
+  end
+  local state = stream.states[instance]
+  local chosen = found
+  if state and #found > 1 then
+    local fitting = {}
+    for _, m in ipairs(found) do
+      if moves[state] and moves[state][m.name] ~= nil then fitting[#fitting + 1] = m end
+    end
+    if #fitting > 0 then chosen = fitting end
+  end
+  local target = false
+  if #chosen == 1 then
+    local name = chosen[1].name
+    if state and moves[state] and moves[state][name] ~= nil then
+      target = moves[state][name]
+    else
+      target = AFTER[family][number][name]
+    end
+  end
+  stream.states[instance] = target or nil
+  if number == 0 then stream.started = true end
+  local names = {}
+  for i, m in ipairs(chosen) do names[i] = m.name end
+  return names
+end
+
 -- First pass: append the payload to what this (protocol, mode) left pending and cut whole CBOR items.
-local function cut(stream, number, mode, payload)
+local function cut(stream, number, mode, payload, instance)
   local key = number * 2 + mode
   local carry = stream.pending[key] or ""
   local data = carry .. payload
@@ -581,8 +641,10 @@ local function cut(stream, number, mode, payload)
   while pos <= #data do
     local ok, item = pcall(decode, data, pos, 0)
     if ok then
-      record.messages[#record.messages + 1] = { s = pos, e = item.e }
-      record.families[#record.messages] = family_for(stream, number, item)
+      local family = family_for(stream, number, item)
+      local names = choose(stream, family, number, mode, item, instance)
+      record.messages[#record.messages + 1] = { s = pos, e = item.e, names = names }
+      record.families[#record.messages] = family
       pos = item.e
     elseif item == INCOMPLETE then
       break
@@ -612,10 +674,19 @@ local function note_info(pinfo, key, text)
   frame.text[key] = text
 end
 
-local function show_message(tree, pinfo, view, item, family, number, mode, key)
+local function show_message(tree, pinfo, view, item, family, number, mode, key, names_by_state)
   local p = G.families[family] and G.families[family][number]
   local pname = p and p.name or ("mini-protocol " .. number)
   local found, problem, m = identify(family, number, mode, item)
+  if names_by_state and #found > 1 then
+    local kept = {}
+    for _, candidate in ipairs(found) do
+      for _, name in ipairs(names_by_state) do
+        if candidate.name == name then kept[#kept + 1] = candidate end
+      end
+    end
+    if #kept > 0 then found, m = kept, kept[1] end
+  end
   if m == nil then
     local node = generic(tree, view, item, pname .. " message", F.message, 0)
     if problem then node:add_proto_expert_info(E.unknown, problem) end
@@ -657,7 +728,9 @@ local function dissect_sdu(tvb, pinfo, tree)
   local record = records[key]
   local payload = (length > 0) and tvb:raw(HEADER, length) or ""
   if record == nil then
-    record = cut(stream, number, mode, payload)
+    local src = tostring(pinfo.src) .. ":" .. pinfo.src_port
+    local dst = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
+    record = cut(stream, number, mode, payload, number .. "|" .. ((mode == 0) and src or dst))
     records[key] = record
   end
   local family = record.families[1] or family_for(stream, number, nil)
@@ -692,7 +765,8 @@ local function dissect_sdu(tvb, pinfo, tree)
     else
       view = { tvb = tvb, base = HEADER - #carry }
     end
-    show_message(parent, pinfo, view, item, record.families[index] or family, number, mode, key .. ":" .. index)
+    show_message(parent, pinfo, view, item, record.families[index] or family, number, mode, key .. ":" .. index,
+      cut_at.names)
   end
   if record.rest > 0 then
     local here = math.min(record.rest, length)

@@ -173,13 +173,14 @@ def sdus(pcap: Path) -> dict[int, list[SDU]]:
     return {port: Demuxer().feed(bytes(data)) for port, data in streams.items()}
 
 
-def resplit(pcap: Path, out: Path, size: int) -> Path:
-    """The same connection with every payload cut into TCP segments of at most `size` bytes."""
+def resplit(pcap: Path, out: Path, size: int, *, skip: int = 0) -> Path:
+    """The same connection with every payload cut into TCP segments of at most `size` bytes; with `skip`,
+    without its first `skip` payloads (a capture started mid-connection, at a segment boundary)."""
     packets = segments(pcap)
     initiator, responder = packets[0][0], packets[0][1]
     with out.open("wb") as handle:
         stream = PcapStream(handle, initiator, responder)
-        for src, _, _, payload in packets:
+        for src, _, _, payload in [p for p in packets if p[3]][skip:]:
             sender = "initiator" if src == initiator else "responder"
             for start in range(0, len(payload), size):
                 stream.write(sender, payload[start : start + size])
@@ -187,8 +188,8 @@ def resplit(pcap: Path, out: Path, size: int) -> Path:
     return out
 
 
-def transcript_messages(capture: Capture) -> dict[tuple[int, str], list[str]]:
-    """The transcript's message names by (sending port, protocol), in order."""
+def transcript_messages(capture: Capture, skip: int = 0) -> dict[tuple[int, str], list[str]]:
+    """The transcript's message names by (sending port, protocol), in order (without the first `skip`)."""
     client = initiator_port(capture.pcap)
     out: dict[tuple[int, str], list[str]] = {}
     for line in capture.jsonl.read_text(encoding="utf-8").splitlines():
@@ -197,6 +198,9 @@ def transcript_messages(capture: Capture) -> dict[tuple[int, str], list[str]]:
             continue
         assert entry.get("name"), f"the peer wrote a message it could not decode: {entry}"
         port = client if entry["direction"] == "sent" else capture.port
+        if skip:
+            skip -= 1
+            continue
         out.setdefault((port, entry["protocol"]), []).append(entry["name"])
     return out
 

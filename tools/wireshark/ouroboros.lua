@@ -72,14 +72,14 @@ GENERATED.shapes = {
 -- mini-protocols by family and mux number; messages as declared in conformance/wire
 GENERATED.families = {
   ["node-to-node"] = {
-    [0] = {name = "handshake", messages = {
+    [0] = {name = "handshake", initial = "StPropose", moves = {{"StPropose", "MsgProposeVersions", "StConfirm"}, {"StConfirm", "MsgReplyVersions", "StDone"}, {"StConfirm", "MsgAcceptVersion", "StDone"}, {"StConfirm", "MsgRefuse", "StDone"}, {"StConfirm", "MsgQueryReply", "StDone"}}, messages = {
       {name = "MsgProposeVersions", tag = 0, from = {"initiator"}, fields = {{"versions", 5}}, min = 1},
       {name = "MsgReplyVersions", tag = 0, from = {"responder"}, fields = {{"versions", 5}}, min = 1},
       {name = "MsgAcceptVersion", tag = 1, from = {"responder"}, fields = {{"version", 6}, {"version_data", 7}}, min = 2},
       {name = "MsgRefuse", tag = 2, from = {"responder"}, fields = {{"reason", 16}}, min = 1},
       {name = "MsgQueryReply", tag = 3, from = {"responder"}, fields = {{"versions", 5}}, min = 1},
     }},
-    [2] = {name = "chain-sync", messages = {
+    [2] = {name = "chain-sync", initial = "StIdle", moves = {{"StIdle", "MsgRequestNext", "StCanAwait"}, {"StCanAwait", "MsgAwaitReply", "StMustReply"}, {"StCanAwait", "MsgRollForward", "StIdle"}, {"StCanAwait", "MsgRollBackward", "StIdle"}, {"StMustReply", "MsgRollForward", "StIdle"}, {"StMustReply", "MsgRollBackward", "StIdle"}, {"StIdle", "MsgFindIntersect", "StIntersect"}, {"StIntersect", "MsgIntersectFound", "StIdle"}, {"StIntersect", "MsgIntersectNotFound", "StIdle"}, {"StIdle", "MsgDone", "StDone"}}, messages = {
       {name = "MsgRequestNext", tag = 0, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgAwaitReply", tag = 1, from = {"responder"}, fields = {}, min = 0},
       {name = "MsgRollForward", tag = 2, from = {"responder"}, fields = {{"header", 23}, {"tip", 28}}, min = 2},
@@ -89,7 +89,7 @@ GENERATED.families = {
       {name = "MsgIntersectNotFound", tag = 6, from = {"responder"}, fields = {{"tip", 28}}, min = 1},
       {name = "MsgDone", tag = 7, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [3] = {name = "block-fetch", messages = {
+    [3] = {name = "block-fetch", initial = "BFIdle", moves = {{"BFIdle", "MsgRequestRange", "BFBusy"}, {"BFIdle", "MsgClientDone", "BFDone"}, {"BFBusy", "MsgStartBatch", "BFStreaming"}, {"BFBusy", "MsgNoBlocks", "BFIdle"}, {"BFStreaming", "MsgBlock", "BFStreaming"}, {"BFStreaming", "MsgBatchDone", "BFIdle"}}, messages = {
       {name = "MsgRequestRange", tag = 0, from = {"initiator"}, fields = {{"from_point", 27}, {"to_point", 27}}, min = 2},
       {name = "MsgClientDone", tag = 1, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgStartBatch", tag = 2, from = {"responder"}, fields = {}, min = 0},
@@ -97,7 +97,7 @@ GENERATED.families = {
       {name = "MsgBlock", tag = 4, from = {"responder"}, fields = {{"block", 30}}, min = 1},
       {name = "MsgBatchDone", tag = 5, from = {"responder"}, fields = {}, min = 0},
     }},
-    [4] = {name = "tx-submission2", messages = {
+    [4] = {name = "tx-submission2", initial = "StInit", moves = {{"StInit", "MsgInit", "StIdle"}, {"StIdle", "MsgRequestTxIds", "StTxIdsBlocking"}, {"StTxIdsBlocking", "MsgReplyTxIds", "StIdle"}, {"StTxIdsBlocking", "MsgDone", "StDone"}, {"StIdle", "MsgRequestTxIds", "StTxIdsNonBlocking"}, {"StTxIdsNonBlocking", "MsgReplyTxIds", "StIdle"}, {"StIdle", "MsgRequestTxs", "StTxs"}, {"StTxs", "MsgReplyTxs", "StIdle"}}, messages = {
       {name = "MsgInit", tag = 6, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgRequestTxIds", tag = 0, from = {"responder"}, fields = {{"blocking", 1}, {"ack", 0}, {"req", 0}}, min = 3},
       {name = "MsgReplyTxIds", tag = 1, from = {"initiator"}, fields = {{"txids", 36}}, min = 1},
@@ -105,12 +105,12 @@ GENERATED.families = {
       {name = "MsgReplyTxs", tag = 3, from = {"initiator"}, fields = {{"txs", 44}}, min = 1},
       {name = "MsgDone", tag = 4, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [8] = {name = "keep-alive", messages = {
+    [8] = {name = "keep-alive", initial = "StClient", moves = {{"StClient", "MsgKeepAlive", "StServer"}, {"StServer", "MsgKeepAliveResponse", "StClient"}, {"StClient", "MsgDone", "StDone"}}, messages = {
       {name = "MsgKeepAlive", tag = 0, from = {"initiator"}, fields = {{"cookie", 0}}, min = 1},
       {name = "MsgKeepAliveResponse", tag = 1, from = {"responder"}, fields = {{"cookie", 0}}, min = 1},
       {name = "MsgDone", tag = 2, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [10] = {name = "peer-sharing", messages = {
+    [10] = {name = "peer-sharing", initial = "StIdle", moves = {{"StIdle", "MsgShareRequest", "StBusy"}, {"StBusy", "MsgSharePeers", "StIdle"}, {"StIdle", "MsgDone", "StDone"}}, messages = {
       {name = "MsgShareRequest", tag = 0, from = {"initiator"}, fields = {{"amount", 0}}, min = 1},
       {name = "MsgSharePeers", tag = 1, from = {"responder"}, fields = {{"peers", 49}}, min = 1},
       {name = "MsgDone", tag = 2, from = {"initiator"}, fields = {}, min = 0},
@@ -121,14 +121,14 @@ GENERATED.families = {
     }},
   },
   ["node-to-client"] = {
-    [0] = {name = "n2c-handshake", messages = {
+    [0] = {name = "n2c-handshake", initial = "StPropose", moves = {{"StPropose", "MsgProposeVersions", "StConfirm"}, {"StConfirm", "MsgReplyVersions", "StDone"}, {"StConfirm", "MsgAcceptVersion", "StDone"}, {"StConfirm", "MsgRefuse", "StDone"}, {"StConfirm", "MsgQueryReply", "StDone"}}, messages = {
       {name = "MsgProposeVersions", tag = 0, from = {"initiator"}, fields = {{"versions", 51}}, min = 1},
       {name = "MsgReplyVersions", tag = 0, from = {"responder"}, fields = {{"versions", 51}}, min = 1},
       {name = "MsgAcceptVersion", tag = 1, from = {"responder"}, fields = {{"version", 6}, {"version_data", 52}}, min = 2},
       {name = "MsgRefuse", tag = 2, from = {"responder"}, fields = {{"reason", 16}}, min = 1},
       {name = "MsgQueryReply", tag = 3, from = {"responder"}, fields = {{"versions", 51}}, min = 1},
     }},
-    [5] = {name = "local-chain-sync", messages = {
+    [5] = {name = "local-chain-sync", initial = "StIdle", moves = {{"StIdle", "MsgRequestNext", "StCanAwait"}, {"StCanAwait", "MsgAwaitReply", "StMustReply"}, {"StCanAwait", "MsgRollForward", "StIdle"}, {"StCanAwait", "MsgRollBackward", "StIdle"}, {"StMustReply", "MsgRollForward", "StIdle"}, {"StMustReply", "MsgRollBackward", "StIdle"}, {"StIdle", "MsgFindIntersect", "StIntersect"}, {"StIntersect", "MsgIntersectFound", "StIdle"}, {"StIntersect", "MsgIntersectNotFound", "StIdle"}, {"StIdle", "MsgDone", "StDone"}}, messages = {
       {name = "MsgRequestNext", tag = 0, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgAwaitReply", tag = 1, from = {"responder"}, fields = {}, min = 0},
       {name = "MsgRollForward", tag = 2, from = {"responder"}, fields = {{"block", 30}, {"tip", 28}}, min = 2},
@@ -138,13 +138,13 @@ GENERATED.families = {
       {name = "MsgIntersectNotFound", tag = 6, from = {"responder"}, fields = {{"tip", 28}}, min = 1},
       {name = "MsgDone", tag = 7, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [6] = {name = "local-tx-submission", messages = {
+    [6] = {name = "local-tx-submission", initial = "StIdle", moves = {{"StIdle", "MsgSubmitTx", "StBusy"}, {"StBusy", "MsgAcceptTx", "StIdle"}, {"StBusy", "MsgRejectTx", "StIdle"}, {"StIdle", "MsgDone", "StDone"}}, messages = {
       {name = "MsgSubmitTx", tag = 0, from = {"initiator"}, fields = {{"tx", 43}}, min = 1},
       {name = "MsgAcceptTx", tag = 1, from = {"responder"}, fields = {}, min = 0},
       {name = "MsgRejectTx", tag = 2, from = {"responder"}, fields = {{"reason", 53}}, min = 1},
       {name = "MsgDone", tag = 3, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [7] = {name = "local-state-query", messages = {
+    [7] = {name = "local-state-query", initial = "StIdle", moves = {{"StIdle", "MsgAcquire", "StAcquiring"}, {"StIdle", "MsgAcquireVolatileTip", "StAcquiring"}, {"StIdle", "MsgAcquireImmutableTip", "StAcquiring"}, {"StAcquiring", "MsgAcquired", "StAcquired"}, {"StAcquiring", "MsgFailure", "StIdle"}, {"StAcquired", "MsgQuery", "StQuerying"}, {"StQuerying", "MsgResult", "StAcquired"}, {"StAcquired", "MsgRelease", "StIdle"}, {"StAcquired", "MsgReAcquire", "StAcquiring"}, {"StAcquired", "MsgReAcquireVolatileTip", "StAcquiring"}, {"StAcquired", "MsgReAcquireImmutableTip", "StAcquiring"}, {"StIdle", "MsgDone", "StDone"}}, messages = {
       {name = "MsgAcquire", tag = 0, from = {"initiator"}, fields = {{"point", 27}}, min = 1},
       {name = "MsgAcquireVolatileTip", tag = 8, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgAcquireImmutableTip", tag = 10, from = {"initiator"}, fields = {}, min = 0},
@@ -158,7 +158,7 @@ GENERATED.families = {
       {name = "MsgReAcquireImmutableTip", tag = 11, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgDone", tag = 7, from = {"initiator"}, fields = {}, min = 0},
     }},
-    [9] = {name = "local-tx-monitor", messages = {
+    [9] = {name = "local-tx-monitor", initial = "StIdle", moves = {{"StIdle", "MsgDone", "StDone"}, {"StIdle", "MsgAcquire", "StAcquiring"}, {"StAcquired", "MsgAwaitAcquire", "StAcquiring"}, {"StAcquiring", "MsgAcquired", "StAcquired"}, {"StAcquired", "MsgRelease", "StIdle"}, {"StAcquired", "MsgNextTx", "StBusyNextTx"}, {"StBusyNextTx", "MsgReplyNextTx", "StAcquired"}, {"StAcquired", "MsgHasTx", "StBusyHasTx"}, {"StBusyHasTx", "MsgReplyHasTx", "StAcquired"}, {"StAcquired", "MsgGetSizes", "StBusyGetSizes"}, {"StBusyGetSizes", "MsgReplyGetSizes", "StAcquired"}, {"StAcquired", "MsgGetMeasures", "StBusyGetMeasures"}, {"StBusyGetMeasures", "MsgReplyGetMeasures", "StAcquired"}}, messages = {
       {name = "MsgDone", tag = 0, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgAcquire", tag = 1, from = {"initiator"}, fields = {}, min = 0},
       {name = "MsgAwaitAcquire", tag = 1, from = {"initiator"}, fields = {}, min = 0},
@@ -274,6 +274,28 @@ for family, protocols in pairs(G.families) do
   for number, _ in pairs(protocols) do
     FAMILIES_OF[number] = FAMILIES_OF[number] or {}
     table.insert(FAMILIES_OF[number], family)
+  end
+end
+
+-- Transitions by family and number: NEXT[state][message] = next state (false: depends on more than the
+-- message); AFTER[message] = the state after it whatever the state before (false: depends on it).
+local NEXT, AFTER = {}, {}
+for family, protocols in pairs(G.families) do
+  NEXT[family], AFTER[family] = {}, {}
+  for number, p in pairs(protocols) do
+    local next_state, after = {}, {}
+    for _, move in ipairs(p.moves or {}) do
+      local source, message, target = move[1], move[2], move[3]
+      next_state[source] = next_state[source] or {}
+      local known = next_state[source][message]
+      next_state[source][message] = (known == nil or known == target) and target or false
+      if after[message] == nil then
+        after[message] = target
+      elseif after[message] ~= target then
+        after[message] = false
+      end
+    end
+    NEXT[family][number], AFTER[family][number] = next_state, after
   end
 end
 
@@ -745,7 +767,7 @@ local function stream_of(pinfo)
   local fi = tcp_stream()
   local id = fi and tostring(fi.value) or (tostring(pinfo.src) .. ":" .. pinfo.src_port .. "-" ..
     tostring(pinfo.dst) .. ":" .. pinfo.dst_port)
-  streams[id] = streams[id] or { family = nil, pending = {} }
+  streams[id] = streams[id] or { family = nil, pending = {}, states = {}, seen = {}, started = false }
   return streams[id]
 end
 
@@ -763,8 +785,46 @@ local function family_for(stream, number, item)
   return stream.family or "node-to-node"
 end
 
+-- First pass, in frame order: follow the state of each mini-protocol instance (protocol number and the
+-- end that initiated it) to tell apart messages that share a tag and a sender. Unknown state (a capture
+-- started mid-connection, or pipelined requests) filters nothing; a message whose next state does not
+-- depend on the state before it brings the state back.
+local function choose(stream, family, number, mode, item, instance)
+  local found = identify(family, number, mode, item)
+  local moves = NEXT[family] and NEXT[family][number]
+  local p = G.families[family] and G.families[family][number]
+  if moves == nil or p == nil or #found == 0 then return nil end
+  if not stream.seen[instance] then -- its first message: from the initial state if the capture saw it start
+    stream.seen[instance] = true
+    if number == 0 or stream.started then stream.states[instance] = p.initial end
+  end
+  local state = stream.states[instance]
+  local chosen = found
+  if state and #found > 1 then
+    local fitting = {}
+    for _, m in ipairs(found) do
+      if moves[state] and moves[state][m.name] ~= nil then fitting[#fitting + 1] = m end
+    end
+    if #fitting > 0 then chosen = fitting end
+  end
+  local target = false
+  if #chosen == 1 then
+    local name = chosen[1].name
+    if state and moves[state] and moves[state][name] ~= nil then
+      target = moves[state][name]
+    else
+      target = AFTER[family][number][name]
+    end
+  end
+  stream.states[instance] = target or nil
+  if number == 0 then stream.started = true end
+  local names = {}
+  for i, m in ipairs(chosen) do names[i] = m.name end
+  return names
+end
+
 -- First pass: append the payload to what this (protocol, mode) left pending and cut whole CBOR items.
-local function cut(stream, number, mode, payload)
+local function cut(stream, number, mode, payload, instance)
   local key = number * 2 + mode
   local carry = stream.pending[key] or ""
   local data = carry .. payload
@@ -773,8 +833,10 @@ local function cut(stream, number, mode, payload)
   while pos <= #data do
     local ok, item = pcall(decode, data, pos, 0)
     if ok then
-      record.messages[#record.messages + 1] = { s = pos, e = item.e }
-      record.families[#record.messages] = family_for(stream, number, item)
+      local family = family_for(stream, number, item)
+      local names = choose(stream, family, number, mode, item, instance)
+      record.messages[#record.messages + 1] = { s = pos, e = item.e, names = names }
+      record.families[#record.messages] = family
       pos = item.e
     elseif item == INCOMPLETE then
       break
@@ -804,10 +866,19 @@ local function note_info(pinfo, key, text)
   frame.text[key] = text
 end
 
-local function show_message(tree, pinfo, view, item, family, number, mode, key)
+local function show_message(tree, pinfo, view, item, family, number, mode, key, names_by_state)
   local p = G.families[family] and G.families[family][number]
   local pname = p and p.name or ("mini-protocol " .. number)
   local found, problem, m = identify(family, number, mode, item)
+  if names_by_state and #found > 1 then
+    local kept = {}
+    for _, candidate in ipairs(found) do
+      for _, name in ipairs(names_by_state) do
+        if candidate.name == name then kept[#kept + 1] = candidate end
+      end
+    end
+    if #kept > 0 then found, m = kept, kept[1] end
+  end
   if m == nil then
     local node = generic(tree, view, item, pname .. " message", F.message, 0)
     if problem then node:add_proto_expert_info(E.unknown, problem) end
@@ -849,7 +920,9 @@ local function dissect_sdu(tvb, pinfo, tree)
   local record = records[key]
   local payload = (length > 0) and tvb:raw(HEADER, length) or ""
   if record == nil then
-    record = cut(stream, number, mode, payload)
+    local src = tostring(pinfo.src) .. ":" .. pinfo.src_port
+    local dst = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
+    record = cut(stream, number, mode, payload, number .. "|" .. ((mode == 0) and src or dst))
     records[key] = record
   end
   local family = record.families[1] or family_for(stream, number, nil)
@@ -884,7 +957,8 @@ local function dissect_sdu(tvb, pinfo, tree)
     else
       view = { tvb = tvb, base = HEADER - #carry }
     end
-    show_message(parent, pinfo, view, item, record.families[index] or family, number, mode, key .. ":" .. index)
+    show_message(parent, pinfo, view, item, record.families[index] or family, number, mode, key .. ":" .. index,
+      cut_at.names)
   end
   if record.rest > 0 then
     local here = math.min(record.rest, length)
