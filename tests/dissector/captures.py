@@ -15,9 +15,9 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import dpkt

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conformance import dissector, wire
-from conformance.protocol.mux import MINI_PROTOCOLS
 from conformance.peer.transcript import PcapStream
+from conformance.protocol.mux import MINI_PROTOCOLS
 from conformance.wire import Message
 from conformance.wire.cbor import encode_item
 from conformance.wire.mux import INITIATOR, NODE_SDU_PAYLOAD, RESPONDER, SDU, segment
