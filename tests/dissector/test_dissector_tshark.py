@@ -35,6 +35,7 @@ from .captures import (
     node_to_node,
     resplit,
     sdus,
+    segments,
     shown_messages,
     transcript_messages,
     tshark,
@@ -82,12 +83,21 @@ def expected_headers(capture: Capture) -> dict[int, list[tuple[int, int, int, in
     }
 
 
-def assert_same_messages(shown: dict[tuple[int, str], list[str]], expected: dict[tuple[int, str], list[str]]) -> None:
+def assert_same_messages(
+    shown: dict[tuple[int, str], list[str]], expected: dict[tuple[int, str], list[str]], *, received_by: int = -1
+) -> None:
     """Same messages in the same order per (sender, protocol), each named exactly (following the protocol
-    state where two messages share a tag: LocalTxMonitor's MsgAcquire and MsgAwaitAcquire)."""
+    state where two messages share a tag: LocalTxMonitor's MsgAcquire and MsgAwaitAcquire).
+
+    One exception, a race of the capture and not of the plugin: bytes the transcript's owner (`received_by`)
+    read just before it closed are in its pcap without having been decoded into its transcript, so the
+    last message of a direction it received may be shown without being expected."""
     assert sorted(shown) == sorted(expected)
     for key, names in expected.items():
-        assert shown[key] == names, key
+        got = shown[key]
+        if key[0] != received_by and len(got) == len(names) + 1:
+            got = got[:-1]
+        assert got == names, key
 
 
 def protocols_in(capture: Capture) -> set[str]:
@@ -114,7 +124,7 @@ def test_node_to_node_sdu_headers_are_shown_as_the_wire_layer_reads_them(
 
 def test_node_to_node_messages_are_named_as_the_peer_named_them(n2n: Capture, plugin: Path, workdir: Path) -> None:
     shown = dissect(n2n.pcap, plugin, *decode_as(n2n), home=workdir / "home")
-    assert_same_messages(shown_messages(shown), transcript_messages(n2n))
+    assert_same_messages(shown_messages(shown), transcript_messages(n2n), received_by=initiator_port(n2n.pcap))
 
 
 def test_messages_spanning_sdus_are_reassembled(n2n: Capture, plugin: Path, workdir: Path) -> None:
@@ -127,21 +137,39 @@ def test_messages_spanning_sdus_are_reassembled(n2n: Capture, plugin: Path, work
     assert {s.protocol_name for s in spanning} == {"block-fetch"}
 
 
-@pytest.mark.parametrize("size", [7, 1000])
+def straddling(pcap: Path, header_only: bool) -> int:
+    """How many SDUs (or only their 8-byte headers) of `pcap` straddle a TCP segment boundary."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for port, cut in sdus(pcap).items():
+        position = 0
+        for sdu in cut:
+            size = 8 + len(sdu.payload)
+            spans.setdefault(port, []).append((position, position + (8 if header_only else size)))
+            position += size
+    ends: dict[int, set[int]] = {}
+    position_of: dict[int, int] = {}
+    for src, _, _, payload in segments(pcap):
+        if payload:
+            position_of[src[1]] = position_of.get(src[1], 0) + len(payload)
+            ends.setdefault(src[1], set()).add(position_of[src[1]])
+    return sum(1 for port, at in spans.items() for s, e in at if any(s < b < e for b in ends[port]))
+
+
+@pytest.mark.parametrize("size", [97, 1000, pytest.param(7, marks=pytest.mark.slow)])
 def test_sdus_split_over_tcp_segments_are_reassembled(n2n: Capture, plugin: Path, workdir: Path, size: int) -> None:
-    """Cut into 7-byte segments (every SDU header split) and 1,000-byte ones (many SDUs per segment and
-    SDUs across segments), the connection shows exactly the same SDUs and messages."""
+    """Cut into 97-byte segments (SDU headers split across segments) and 1,000-byte ones (many SDUs per
+    segment and SDUs across segments; slow: 7 bytes, every header split), the connection shows exactly
+    the same SDUs and messages."""
     cut = resplit(n2n.pcap, workdir / f"n2n-{size}.pcap", size)
+    assert straddling(cut, header_only=size < 100) > 0
     shown = dissect(cut, plugin, *decode_as(n2n), home=workdir / "home")
     assert headers(shown) == expected_headers(n2n)
-    assert_same_messages(shown_messages(shown), transcript_messages(n2n))
+    assert_same_messages(shown_messages(shown), transcript_messages(n2n), received_by=initiator_port(n2n.pcap))
 
 
 def test_the_capture_segments_split_sdus(n2n: Capture) -> None:
     """The peer's pcap cuts writes at 16,000 bytes: some SDU of the capture starts in one TCP segment and
     ends in another (what the reassembly test above relies on even without resplitting)."""
-    from .captures import segments
-
     client = initiator_port(n2n.pcap)
     server_payloads = [len(p) for src, _, _, p in segments(n2n.pcap) if src[1] != client and p]
     assert max(server_payloads) == 16_000
@@ -158,7 +186,7 @@ def test_every_node_to_client_protocol_is_in_the_capture(n2c: Capture) -> None:
 def test_node_to_client_sdus_and_messages(n2c: Capture, plugin: Path, workdir: Path) -> None:
     shown = dissect(n2c.pcap, plugin, *decode_as(n2c), home=workdir / "home")
     assert headers(shown) == expected_headers(n2c)
-    assert_same_messages(shown_messages(shown), transcript_messages(n2c))
+    assert_same_messages(shown_messages(shown), transcript_messages(n2c), received_by=initiator_port(n2c.pcap))
     assert shown[0].protocol_name == "n2c-handshake"
 
 
@@ -174,7 +202,7 @@ def test_a_capture_started_mid_connection_names_what_it_can(n2c: Capture, plugin
     assert expected[key][0] == "MsgAcquire" and "MsgAwaitAcquire" in expected[key]
     assert shown[key][0] == "MsgAcquire / MsgAwaitAcquire"
     shown[key][0] = "MsgAcquire"
-    assert_same_messages(shown, expected)
+    assert_same_messages(shown, expected, received_by=initiator_port(n2c.pcap))
 
 
 def test_node_to_client_versions_are_shown_with_bit_15_read(n2c: Capture, plugin: Path, workdir: Path) -> None:
