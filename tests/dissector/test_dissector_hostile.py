@@ -48,7 +48,8 @@ def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def keep_alive(cookie: int) -> SDU:
-    return SDU(9, INITIATOR, number("keep-alive"), wire.encode(Message("keep-alive", "MsgKeepAlive", {"cookie": cookie})))
+    message = Message("keep-alive", "MsgKeepAlive", {"cookie": cookie})
+    return SDU(9, INITIATOR, number("keep-alive"), wire.encode(message))
 
 
 def test_bad_sdus_are_marked_and_the_next_one_is_read(plugin: Path, tmp_path: Path) -> None:
