@@ -661,6 +661,16 @@ local function cut(stream, number, mode, payload, instance)
   end
   stream.pending[key] = (rest ~= "") and rest or nil
   record.rest = #rest
+  record.carried = #carry
+  if record.messages[1] == nil or record.messages[1].s > #carry then
+    -- no message ends here that began earlier: keep no copy of the earlier bytes (a long message over
+    -- many SDUs would otherwise be kept once per SDU), and count positions from this payload
+    for _, m in ipairs(record.messages) do
+      m.s, m.e = m.s - #carry, m.e - #carry
+    end
+    if record.error_at then record.error_at = record.error_at - #carry end
+    record.carry = ""
+  end
   return record
 end
 
@@ -771,7 +781,7 @@ local function dissect_sdu(tvb, pinfo, tree)
   if record.rest > 0 then
     local here = math.min(record.rest, length)
     local text
-    if #record.messages == 0 and #carry > 0 then
+    if #record.messages == 0 and record.carried > 0 then
       text = string.format("continuation of a message (%d bytes so far), continued in the next SDU", record.rest)
     else
       text = string.format("start of a message (%d bytes), continued in the next SDU", record.rest)
