@@ -8,7 +8,8 @@ local HEADER = G.header_size
 local VERSION_BIT = G.n2c_version_bit
 local MAX_PENDING = 16 * 1024 * 1024 -- bytes buffered per (protocol, direction) before giving up
 local MAX_DEPTH = 128 -- CBOR nesting the reader follows
-local MAX_SHOWN = 300 -- elements shown per array or map
+local MAX_SHOWN = 300 -- elements decoded and shown per array or map (the rest are skipped, counted)
+local MAX_ITEMS = 20000 -- items decoded per message (the rest are skipped, counted)
 local MAX_HEX = 32 -- bytes of a byte string shown in a label
 
 local proto = Proto("ouroboros", "Ouroboros network mux")
@@ -161,7 +162,86 @@ local function float(s, pos, info)
       pos + 8
 end
 
+-- The scanner: finds where an item ends without building it, and resumes where the bytes ran out, so
+-- cutting a long message out of many SDUs costs time linear in its size. `state` is what a scan stopped
+-- by the end of `s` leaves: the position of the next head and the items still open (counts of what each
+-- container still holds; -1 for indefinite ones). Returns the position after the item, or nil and state.
+local ARGUMENT_BYTES = { [24] = 1, [25] = 2, [26] = 4, [27] = 8 }
+
+local function scan(s, pos, state)
+  state = state or { pos = pos, stack = {} }
+  local stack = state.stack
+  pos = state.pos
+  while true do
+    local ib = s:byte(pos)
+    if ib == nil then
+      state.pos = pos
+      return nil, state
+    end
+    local major, info = math.floor(ib / 32), ib % 32
+    local complete = false
+    if ib == 0xff then
+      if stack[#stack] ~= -1 then malformed("a break outside an indefinite-length item") end
+      stack[#stack] = nil
+      pos = pos + 1
+      complete = true
+    elseif info == 31 then
+      if major < 2 or major > 5 then malformed("indefinite length on major type " .. major) end
+      stack[#stack + 1] = -1
+      pos = pos + 1
+    elseif info > 27 then
+      malformed("reserved additional information " .. info)
+    else
+      local width = ARGUMENT_BYTES[info] or 0
+      if pos + width > #s then
+        state.pos = pos
+        return nil, state
+      end
+      local n, after = argument(s, pos + 1, info)
+      if type(n) == "table" and major ~= 0 and major ~= 1 and major ~= 6 and major ~= 7 then
+        malformed("a length beyond 2^53")
+      end
+      if major == 2 or major == 3 then
+        if after + n - 1 > #s then
+          state.pos = pos
+          return nil, state
+        end
+        pos, complete = after + n, true
+      elseif (major == 4 or major == 5) and n > 0 then
+        stack[#stack + 1] = (major == 5) and 2 * n or n
+        pos = after
+      elseif major == 6 then
+        stack[#stack + 1] = 1
+        pos = after
+      else
+        pos, complete = after, true
+      end
+    end
+    if #stack > MAX_DEPTH then malformed("nesting deeper than " .. MAX_DEPTH) end
+    while complete do
+      local top = stack[#stack]
+      if top == nil then return pos end
+      if top == -1 then
+        complete = false
+      elseif top > 1 then
+        stack[#stack] = top - 1
+        complete = false
+      else
+        stack[#stack] = nil
+      end
+    end
+  end
+end
+
+-- Skips one whole item of `s` from `pos` (INCOMPLETE when `s` ends first).
+local function skip(s, pos)
+  local after = scan(s, pos)
+  if after == nil then error(INCOMPLETE, 0) end
+  return after
+end
+
 local decode
+local budget = MAX_ITEMS
 
 local function is_break(s, pos)
   local b = s:byte(pos)
@@ -212,24 +292,35 @@ decode = function(s, pos, depth)
     if info < 20 then return { m = 7, s = start, e = pos, v = "simple(" .. info .. ")" } end
     malformed("reserved simple value " .. info)
   end
+  budget = budget - 1
   if info == 31 then
     if major == 4 then
-      local items = {}
+      local items, count = {}, 0
       while not is_break(s, pos) do
-        local child = decode(s, pos, depth + 1)
-        items[#items + 1] = child
-        pos = child.e
+        count = count + 1
+        if count > MAX_SHOWN or budget <= 0 then
+          pos = skip(s, pos)
+        else
+          local child = decode(s, pos, depth + 1)
+          items[count] = child
+          pos = child.e
+        end
       end
-      return { m = 4, s = start, e = pos + 1, items = items, ind = true }
+      return { m = 4, s = start, e = pos + 1, items = items, count = count, ind = true }
     elseif major == 5 then
-      local pairs_ = {}
+      local pairs_, count = {}, 0
       while not is_break(s, pos) do
-        local k = decode(s, pos, depth + 1)
-        local v = decode(s, k.e, depth + 1)
-        pairs_[#pairs_ + 1] = { k = k, v = v }
-        pos = v.e
+        count = count + 1
+        if count > MAX_SHOWN or budget <= 0 then
+          pos = skip(s, skip(s, pos))
+        else
+          local k = decode(s, pos, depth + 1)
+          local v = decode(s, k.e, depth + 1)
+          pairs_[count] = { k = k, v = v }
+          pos = v.e
+        end
       end
-      return { m = 5, s = start, e = pos + 1, pairs = pairs_, ind = true }
+      return { m = 5, s = start, e = pos + 1, pairs = pairs_, count = count, ind = true }
     end
     malformed("indefinite length on major type " .. major)
   end
@@ -245,19 +336,33 @@ decode = function(s, pos, depth)
   if major == 4 then
     local items = {}
     for i = 1, n do
-      items[i] = decode(s, pos, depth + 1)
-      pos = items[i].e
+      if i > MAX_SHOWN or budget <= 0 then
+        pos = skip(s, pos)
+      else
+        items[i] = decode(s, pos, depth + 1)
+        pos = items[i].e
+      end
     end
-    return { m = 4, s = start, e = pos, items = items }
+    return { m = 4, s = start, e = pos, items = items, count = n }
   end
   local pairs_ = {}
   for i = 1, n do
-    local k = decode(s, pos, depth + 1)
-    local v = decode(s, k.e, depth + 1)
-    pairs_[i] = { k = k, v = v }
-    pos = v.e
+    if i > MAX_SHOWN or budget <= 0 then
+      pos = skip(s, skip(s, pos))
+    else
+      local k = decode(s, pos, depth + 1)
+      local v = decode(s, k.e, depth + 1)
+      pairs_[i] = { k = k, v = v }
+      pos = v.e
+    end
   end
-  return { m = 5, s = start, e = pos, pairs = pairs_ }
+  return { m = 5, s = start, e = pos, pairs = pairs_, count = n }
+end
+
+-- One message (or embedded item): at most MAX_ITEMS items are built, the rest only counted.
+local function decode_item(s, pos)
+  budget = MAX_ITEMS
+  return decode(s, pos, 0)
 end
 
 -- ---------------------------------------------------------------------------------------------------
@@ -293,12 +398,12 @@ local function brief(item, depth)
   if m == 2 then return "h'" .. hex(item.v, 16) .. "' (" .. #item.v .. " bytes)" end
   if m == 3 then return string.format("%q", item.v:sub(1, 64)) end
   if m == 4 then
-    if depth >= 2 or #item.items > 6 then return "[" .. #item.items .. " items]" end
+    if depth >= 2 or item.count > 6 then return "[" .. item.count .. " items]" end
     local parts = {}
     for i, child in ipairs(item.items) do parts[i] = brief(child, depth + 1) end
     return "[" .. table.concat(parts, ", ") .. "]"
   end
-  if m == 5 then return "{" .. #item.pairs .. " entries}" end
+  if m == 5 then return "{" .. item.count .. " entries}" end
   if m == 6 then return "tag " .. uint_text(item.v) .. "(" .. brief(item.items[1], depth + 1) .. ")" end
   return tostring(item.v)
 end
@@ -315,7 +420,7 @@ local function matches(index, item)
   if k == "bool" then return item.m == 7 and (item.v == true or item.v == false) end
   if k == "bytes" then return item.m == 2 end
   if k == "text" then return item.m == 3 end
-  if k == "nothing" then return item.m == 4 and #item.items == 0 end
+  if k == "nothing" then return item.m == 4 and item.count == 0 end
   if k == "cbor24" then return item.m == 6 and item.v == 24 and item.items[1].m == 2 end
   if k == "list" then return item.m == 4 end
   if k == "map" or k == "vtable" then return item.m == 5 end
@@ -326,7 +431,7 @@ local function matches(index, item)
     return false
   end
   if k == "rec" then
-    if item.m ~= 4 or #item.items < s.min or #item.items > #s.f then return false end
+    if item.m ~= 4 or item.count < s.min or item.count > #s.f or #item.items < item.count then return false end
     for i, child in ipairs(item.items) do
       if not matches(s.f[i][2], child) then return false end
     end
@@ -351,15 +456,10 @@ local generic
 local function generic_children(node, view, item, depth)
   if item.m == 4 then
     for i, child in ipairs(item.items) do
-      if i > MAX_SHOWN then
-        node:add(F.value, range(view, item), "..."):set_text("... " .. (#item.items - MAX_SHOWN) .. " more")
-        break
-      end
       generic(node, view, child, "[" .. (i - 1) .. "]", nil, depth + 1)
     end
   elseif item.m == 5 then
-    for i, pair in ipairs(item.pairs) do
-      if i > MAX_SHOWN then break end
+    for _, pair in ipairs(item.pairs) do
       generic(node, view, pair.v, "[" .. brief(pair.k, 1) .. "]", nil, depth + 1)
     end
   elseif item.m == 6 then
@@ -367,11 +467,22 @@ local function generic_children(node, view, item, depth)
   end
 end
 
+local function more(node, view, item)
+  if item.m ~= 4 and item.m ~= 5 then return end
+  local shown = (item.m == 4) and #item.items or #item.pairs
+  if item.count and item.count > shown then
+    node:add(F.value, range(view, item), "..."):set_text("... " .. (item.count - shown) .. " more not decoded")
+  end
+end
+
 generic = function(tree, view, item, label, field, depth)
   depth = depth or 0
   local node = add(tree, field, range(view, item), label, brief(item))
   if item.ind then node:append_text(" (indefinite length)") end
-  if depth < 12 then generic_children(node, view, item, depth) end
+  if depth < 12 then
+    generic_children(node, view, item, depth)
+    more(node, view, item)
+  end
   return node
 end
 
@@ -381,7 +492,7 @@ local render
 local function embedded(node, view, item, what)
   local content = item.items[1]
   if content.at == nil then return end -- an indefinite (chunked) string: shown as it is
-  local ok, inner = pcall(decode, content.v, 1, 0)
+  local ok, inner = pcall(decode_item, content.v, 1)
   if not ok or inner.e ~= #content.v + 1 then
     node:add_proto_expert_info(E.malformed, "tag 24 holds no single well-formed CBOR item")
     return
@@ -432,19 +543,19 @@ render = function(tree, view, item, index, label, field, state)
     return node
   end
   if k == "list" then
-    local node = add(tree, field, r, label, #item.items .. " items" .. (item.ind and " (indefinite length)" or ""))
+    local node = add(tree, field, r, label, item.count .. " items" .. (item.ind and " (indefinite length)" or ""))
     for i, child in ipairs(item.items) do
-      if i > MAX_SHOWN then break end
       render(node, view, child, s.e, "[" .. (i - 1) .. "]", nil, state)
     end
+    more(node, view, item)
     return node
   end
   if k == "map" then
-    local node = add(tree, field, r, label, #item.pairs .. " entries")
-    for i, pair in ipairs(item.pairs) do
-      if i > MAX_SHOWN then break end
+    local node = add(tree, field, r, label, item.count .. " entries")
+    for _, pair in ipairs(item.pairs) do
       render(node, view, pair.v, s.val, "[" .. brief(pair.k, 1) .. "]", nil, state)
     end
+    more(node, view, item)
     return node
   end
   if k == "vtable" then
@@ -499,7 +610,7 @@ end
 local function identify(family, number, mode, item)
   local tags = BY_TAG[family] and BY_TAG[family][number]
   if tags == nil then return {}, nil, nil end
-  if item.m ~= 4 or item.ind or #item.items == 0 or item.items[1].m ~= 0 then
+  if item.m ~= 4 or item.ind or item.count == 0 or item.items[1] == nil or item.items[1].m ~= 0 then
     return {}, "a message is a definite array [tag, field...]", nil
   end
   local tag = item.items[1].v
@@ -510,7 +621,7 @@ local function identify(family, number, mode, item)
     for _, side in ipairs(m.from) do
       if side == sender then sent_by = true end
     end
-    local n = #item.items - 1
+    local n = item.count - 1
     local fits = sent_by and n >= m.min and n <= #m.fields
     for i = 1, n do
       if fits and not matches(m.fields[i][2], item.items[i + 1]) then fits = false end
@@ -553,7 +664,7 @@ local function summary(m, item)
     elseif (k == "uint" or k == "int" or k == "bool") and child.m ~= 4 then
       parts[#parts + 1] = f[1] .. "=" .. brief(child)
     elseif (k == "list") and child.m == 4 then
-      parts[#parts + 1] = f[1] .. "=" .. #child.items
+      parts[#parts + 1] = f[1] .. "=" .. child.count
     end
   end
   return table.concat(parts, " ")
@@ -575,7 +686,7 @@ local function stream_of(pinfo)
   local fi = tcp_stream()
   local id = fi and tostring(fi.value) or (tostring(pinfo.src) .. ":" .. pinfo.src_port .. "-" ..
     tostring(pinfo.dst) .. ":" .. pinfo.dst_port)
-  streams[id] = streams[id] or { family = nil, pending = {}, states = {}, seen = {}, started = false }
+  streams[id] = streams[id] or { family = nil, pending = {}, scans = {}, states = {}, seen = {}, started = false }
   return streams[id]
 end
 
@@ -638,27 +749,37 @@ local function cut(stream, number, mode, payload, instance)
   local data = carry .. payload
   local record = { carry = carry, messages = {}, families = {} }
   local pos = 1
+  local scanning = stream.scans[key] -- where the scan of the pending bytes stopped (none: start again)
   while pos <= #data do
-    local ok, item = pcall(decode, data, pos, 0)
-    if ok then
+    local ok, after, state = pcall(scan, data, pos, scanning)
+    scanning = nil
+    local item
+    if ok and after ~= nil then
+      ok, item = pcall(decode_item, data, pos)
+      after = ok and item.e or item
+    end
+    if not ok then
+      record.error = (type(after) == "table" and after.msg) or tostring(after)
+      record.error_at = pos
+      pos = #data + 1
+    elseif after == nil then
+      scanning = state
+      break
+    else
       local family = family_for(stream, number, item)
       local names = choose(stream, family, number, mode, item, instance)
       record.messages[#record.messages + 1] = { s = pos, e = item.e, names = names }
       record.families[#record.messages] = family
       pos = item.e
-    elseif item == INCOMPLETE then
-      break
-    else
-      record.error = (type(item) == "table" and item.msg) or tostring(item)
-      record.error_at = pos
-      pos = #data + 1
     end
   end
   local rest = data:sub(pos)
   if #rest > MAX_PENDING then
     record.error = "more than " .. MAX_PENDING .. " bytes without a whole message"
-    rest = ""
+    rest, scanning = "", nil
   end
+  if scanning then scanning.pos = scanning.pos - pos + 1 end
+  stream.scans[key] = scanning
   stream.pending[key] = (rest ~= "") and rest or nil
   record.rest = #rest
   record.carried = #carry
@@ -762,7 +883,7 @@ local function dissect_sdu(tvb, pinfo, tree)
   local carry = record.carry
   local data = carry .. payload
   for index, cut_at in ipairs(record.messages) do
-    local item = decode(data, cut_at.s, 0)
+    local item = decode_item(data, cut_at.s)
     local view
     local parent = sdu
     if cut_at.s <= #carry then -- began in earlier SDUs: shown from a reassembled buffer
@@ -850,8 +971,8 @@ local function heuristic(tvb, pinfo, tree)
   local number = tvb(4, 2):uint() % 32768
   local length = tvb(6, 2):uint()
   if number ~= 0 or length == 0 or tvb:len() < HEADER + length then return false end
-  local ok, item = pcall(decode, tvb:raw(HEADER, length), 1, 0)
-  if not ok or item.e ~= length + 1 or item.m ~= 4 or #item.items < 2 then return false end
+  local ok, item = pcall(decode_item, tvb:raw(HEADER, length), 1)
+  if not ok or item.e ~= length + 1 or item.m ~= 4 or item.count < 2 then return false end
   local tag = item.items[1]
   if tag.m ~= 0 or type(tag.v) ~= "number" or BY_TAG["node-to-node"][0][tag.v] == nil then return false end
   pcall(function() pinfo.conversation = proto end)

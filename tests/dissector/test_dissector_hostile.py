@@ -12,7 +12,7 @@ from conformance import dissector, wire
 from conformance.peer.transcript import PcapStream
 from conformance.wire import Message
 from conformance.wire.cbor import EncodedBytes, EncodedFloat, EncodedList, Map, Tag, encode_item
-from conformance.wire.mux import INITIATOR, RESPONDER, SDU
+from conformance.wire.mux import INITIATOR, RESPONDER, SDU, segment
 
 from .captures import TSHARK, TSHARK_MISSING, dissect, lua_errors, tshark
 
@@ -119,3 +119,21 @@ def test_unusual_values_are_shown_readably(plugin: Path, tmp_path: Path) -> None
     for expected in ("local-state-query MsgResult", "(indefinite length)", "1.5", "tag 258", "-1-18446744073709551615"):
         assert expected in shown.stdout, expected
     assert "0.5" in shown.stdout and "null" in shown.stdout
+
+
+def test_a_long_message_over_many_sdus_is_cut_once_and_shown_in_part(plugin: Path, tmp_path: Path) -> None:
+    """A 0.5 MB answer of 250,000 two-byte items, indefinite length, over 41 SDUs: the plugin scans
+    each SDU once (resuming where the last stopped, never decoding the partial message again), decodes the
+    first elements and counts the rest."""
+    count = 250_000
+    answer = bytes.fromhex("9f") + b"\x18\x18" * count + b"\xff"
+    result = wire.encode(Message("local-state-query", "MsgResult", {"result": answer}))
+    parts = segment(result, protocol=number("local-state-query"), mode=RESPONDER)
+    assert len(parts) > 40
+    pcap = capture(tmp_path / "long.pcap", [("responder", sdu) for sdu in parts])
+    shown = dissect(pcap, plugin, home=tmp_path / "home")
+    assert [m for s in shown for m in s.messages][-1] == "local-state-query MsgResult"
+    assert sum(1 for s in shown for p in s.parts if p.startswith("continuation of a message")) == len(parts) - 2
+    tree = tshark(pcap, plugin, "-V", home=tmp_path / "home")
+    assert f"result: [{count} items] (indefinite length)" in tree.stdout
+    assert f"... {count - 300} more not decoded" in tree.stdout
