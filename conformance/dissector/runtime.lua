@@ -233,10 +233,25 @@ local function scan(s, pos, state)
   end
 end
 
--- Skips one whole item of `s` from `pos` (INCOMPLETE when `s` ends first).
+-- Skips one whole item of `s` from `pos` (INCOMPLETE when `s` ends first); scalars and strings without
+-- building a scan state, as most skipped items are.
 local function skip(s, pos)
-  local after = scan(s, pos)
-  if after == nil then error(INCOMPLETE, 0) end
+  local ib = s:byte(pos)
+  if ib == nil then error(INCOMPLETE, 0) end
+  local major, info = math.floor(ib / 32), ib % 32
+  local after
+  if info < 28 and (major <= 1 or major == 7) and ib ~= 0xff then
+    after = pos + 1 + (ARGUMENT_BYTES[info] or 0)
+  elseif info < 28 and (major == 2 or major == 3) then
+    local n, at = argument(s, pos + 1, info)
+    if type(n) == "table" then malformed("a length beyond 2^53") end
+    after = at + n
+  else
+    after = scan(s, pos)
+    if after == nil then error(INCOMPLETE, 0) end
+    return after
+  end
+  if after > #s + 1 then error(INCOMPLETE, 0) end
   return after
 end
 
