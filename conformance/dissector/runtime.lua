@@ -955,6 +955,9 @@ function proto.dissector(tvb, pinfo, tree)
     for i, text in ipairs(texts) do
       if repeats[i] > 1 then texts[i] = text .. " (x" .. repeats[i] .. ")" end
     end
+    -- TCP fences the column after each call for a frame that holds the end of a reassembled SDU and more:
+    -- lift it, as the text written here always covers every SDU of the frame
+    pcall(function() pinfo.cols.info:clear_fence() end)
     pinfo.cols.info:set(table.concat(texts, ", "))
   end
   return tvb:len()

@@ -9,6 +9,7 @@ local-chain-sync messages larger than an SDU check the reassembly of messages ac
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +154,31 @@ def straddling(pcap: Path, header_only: bool) -> int:
             position_of[src[1]] = position_of.get(src[1], 0) + len(payload)
             ends.setdefault(src[1], set()).add(position_of[src[1]])
     return sum(1 for port, at in spans.items() for s, e in at if any(s < b < e for b in ends[port]))
+
+
+def info_messages(pcap: Path, plugin: Path, options: tuple[str, ...], home: Path) -> dict[int, list[str]]:
+    """The messages the Info column names, per frame ("protocol Name", repeats "(xN)" expanded)."""
+    result = tshark(pcap, plugin, *options, "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info", home=home)
+    assert result.returncode == 0 and lua_errors(result) == []
+    out: dict[int, list[str]] = {}
+    for line in result.stdout.splitlines():
+        frame, _, info = line.partition("\t")
+        for entry in info.split(", "):
+            words = entry.split(" ")
+            if len(words) < 2 or not words[1].startswith("Msg"):
+                continue
+            repeat = re.search(r" \(x(\d+)\)$", entry)
+            out.setdefault(int(frame), []).extend([" ".join(words[:2])] * (int(repeat[1]) if repeat else 1))
+    return out
+
+
+def test_the_info_column_lists_every_message_of_its_frame(n2n: Capture, plugin: Path, workdir: Path) -> None:
+    """Also in frames that end a reassembled SDU and hold more (TCP fences the column between the two)."""
+    for pcap in (n2n.pcap, resplit(n2n.pcap, workdir / "n2n-info-1000.pcap", 1000)):
+        shown: dict[int, list[str]] = {}
+        for sdu in dissect(pcap, plugin, *decode_as(n2n), home=workdir / "home"):
+            shown.setdefault(sdu.frame, []).extend(sdu.messages)
+        assert info_messages(pcap, plugin, decode_as(n2n), workdir / "home") == {f: m for f, m in shown.items() if m}
 
 
 @pytest.mark.parametrize("size", [97, 1000, pytest.param(7, marks=pytest.mark.slow)])
