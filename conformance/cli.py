@@ -114,7 +114,11 @@ def _add_dissector(commands: argparse._SubParsersAction) -> None:  # type: ignor
     def run(args: argparse.Namespace) -> int:
         from . import dissector
 
-        print(dissector.write(args.write))
+        try:
+            print(dissector.write(args.write))
+        except OSError as exc:
+            print(f"error: cannot write the plugin: {exc}", file=sys.stderr)
+            return 1
         return 0
 
     dissector = commands.add_parser("dissector", help="write the Wireshark Lua plugin (docs/wireshark.md)")

@@ -31,6 +31,13 @@ def test_the_command_writes_the_plugin(tmp_path: Path, capsys: pytest.CaptureFix
     assert written.read_text(encoding="utf-8") == dissector.render()
 
 
+def test_an_unwritable_folder_is_one_line_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["dissector", "--write", str(tmp_path / "file")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the plugin:") and err.count("\n") == 1
+
+
 def test_rendering_is_deterministic() -> None:
     assert dissector.render() == dissector.render()
 

@@ -241,6 +241,13 @@ def test_node_to_client_versions_are_shown_with_bit_15_read(n2c: Capture, plugin
     assert tree.returncode == 0 and lua_errors(tree) == []
     for version in proposed:
         assert f"version {version} (node-to-client v{version & 0x7FFF}):" in tree.stdout
+    accepted = next(line for line in lines if line["kind"] == "message" and line["name"] == "MsgAcceptVersion")
+    data = accepted["fields"]["version_data"]
+    only_accept = ("-O", "ouroboros", "-Y", 'ouroboros.message == "MsgAcceptVersion"')
+    accept = tshark(n2c.pcap, plugin, *decode_as(n2c), *only_accept, home=workdir / "home").stdout
+    assert "n2c-handshake MsgAcceptVersion" in accept and "MsgProposeVersions" not in accept
+    assert f"network_magic: {data['network_magic']}" in accept  # the data's fields, by the version's shape
+    assert f"query: {str(data['query']).lower()}" in accept
     listing = tshark(n2c.pcap, plugin, *decode_as(n2c), home=workdir / "home")
     summary = ",".join(str(v & 0x7FFF) for v in proposed)
     assert f"n2c-handshake MsgProposeVersions versions={summary} (node-to-client)" in listing.stdout
