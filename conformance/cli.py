@@ -117,6 +117,24 @@ def _add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     command.add_command(commands)
 
 
+def _add_dissector(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `dissector` subcommand: write the Wireshark plugin generated from the wire declarations."""
+
+    def run(args: argparse.Namespace) -> int:
+        from . import dissector
+
+        try:
+            print(dissector.write(args.write))
+        except OSError as exc:
+            print(f"error: cannot write the plugin: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    dissector = commands.add_parser("dissector", help="write the Wireshark Lua plugin (docs/wireshark.md)")
+    dissector.add_argument("--write", type=Path, required=True, metavar="DIR", help="folder to write ouroboros.lua in")
+    dissector.set_defaults(run=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     suite_commands.add_commands(commands)
     sensitivity.add_commands(commands)
     _add_report(commands)
+    _add_dissector(commands)
     return parser
 
 
