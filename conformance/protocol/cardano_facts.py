@@ -27,7 +27,7 @@ def block_info(block: Any) -> BlockInfo | None:
 
 
 def tx_id(tx: Any) -> tuple[int, bytes] | None:
-    """(era index, blake2b-256 of the body) of a Shelley-or-later `[eraIndex, #6.24(tx)]`, or None."""
+    """(era index, blake2b-256 of the body) of a GenTx `[eraIndex, tx]` (Byron: a plain transaction), or None."""
     if not isinstance(tx, (bytes, bytearray)):
         return None
     try:
@@ -38,13 +38,16 @@ def tx_id(tx: Any) -> tuple[int, bytes] | None:
 
 
 def tx_size(tx: Any) -> int | None:
-    """The serialised size of a Shelley-or-later transaction (its tag-24 content), or None."""
+    """The serialised size of a transaction (its tag-24 content; a plain Byron one's payload), or None."""
     try:
         item, _ = cbor.decode_item(bytes(tx))
         wrapped = GenTx.from_item(item, "$")
     except (DecodeError, TypeError):
         return None
-    return None if wrapped["era"] == 0 else len(wrapped["tx"])
+    inner = wrapped["tx"]
+    if wrapped["era"] == 0:
+        return len(inner["payload"]) if isinstance(inner, dict) and inner.get("byron_kind") == 0 else None
+    return len(inner)
 
 
 def txid_key(txid: Any) -> tuple[int, bytes] | None:

@@ -151,13 +151,20 @@ def block_point(block_content: bytes, k: int = BYRON_K) -> ChainPoint:
 
 
 def gentx_id(gentx: bytes) -> dict[str, Any]:
-    """The GenTxId `{"era", "id"}` of a Shelley-or-later GenTx: blake2b-256 of the tx body's exact bytes."""
+    """The GenTxId `{"era", "id"}` of a GenTx: blake2b-256 of the tx body's exact bytes (Byron: of the
+    `Tx` of a plain transaction `[tx, witnesses]`; other Byron payloads have ids of other kinds)."""
     from .common import GenTx
 
     item, _ = decode_item(gentx)
     wrapped = GenTx.from_item(item, "$")
     if wrapped["era"] == 0:
-        raise ShapeMismatch("a Shelley-or-later GenTx (Byron tx ids are not computed here)", path="$[0]")
+        inner = wrapped["tx"]
+        if not isinstance(inner, dict) or inner.get("byron_kind") != 0:
+            raise ShapeMismatch("a plain Byron transaction (kind 0)", path="$[1]")
+        byron, _ = decode_item(bytes(inner["payload"]))
+        if not isinstance(byron, list) or len(byron) != 2:
+            raise ShapeMismatch("a Byron transaction [tx, witnesses]", path="$[1]")
+        return {"era": 0, "id": blake2b_256(encode_item(byron[0]))}
     transaction, _ = decode_item(bytes(wrapped["tx"]))
     if not isinstance(transaction, list) or not transaction:
         raise ShapeMismatch("a transaction [body, witnesses, ...] inside the tag-24 wrapper", path="$[1]")
