@@ -1,4 +1,4 @@
-"""The one command-line entry point: decode, encode, vectors check, serve, connect."""
+"""The one command-line entry point: decode, encode, vectors check, serve, connect, script, judge."""
 
 from __future__ import annotations
 
@@ -108,6 +108,13 @@ def _add_script(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     script.set_defaults(run=command.run_from_args)
 
 
+def _add_judge(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `judge` subcommand: every violation in a capture (conformance/judge, docs/judge.md)."""
+    from .judge import command
+
+    command.add_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ouroboros-conformance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_vectors_check)
     peer_commands.add_commands(commands)
     _add_script(commands)
+    _add_judge(commands)
     return parser
 
 

@@ -114,7 +114,8 @@ class Session:
     `version` is the negotiated version number (N2C numbers may carry bit 15); the wire decoder is told
     it. `time_scale` multiplies every time limit, so integration tests of time limits stay fast. With
     `strict`, SHOULD and informational rules count like MUST rules; otherwise their violations are kept
-    in `warnings`. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
+    in `warnings`. `state` starts the session in another state than the table's initial one: a judge
+    that joins a conversation mid-way (a capture that missed the start) names where it joined. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
     "record" (every violation is kept, once, in `violations`, and the session goes on; see the module
     docstring). Further keyword options go to the protocol's rule checker (e.g. handshake
     `responder_versions`). `history` keeps the last `history_limit` accepted messages (None: all), so
@@ -132,6 +133,7 @@ class Session:
         on_violation: OnViolation = "raise",
         decoder: Decoder | None = None,
         history_limit: int | None = HISTORY_LIMIT,
+        state: str | None = None,
         **options: Any,
     ) -> None:
         table = TABLES.get(name)
@@ -143,6 +145,8 @@ class Session:
             raise ValueError(f"history_limit must be positive or None, not {history_limit}")
         if on_violation not in ON_VIOLATION:
             raise ValueError(f"on_violation must be one of {ON_VIOLATION}, not {on_violation!r}")
+        if state is not None and state not in {s.name for s in table.states}:
+            raise ValueError(f"{name} has no state {state!r}")
         self.name = name
         self.table: ProtocolTable = table
         self.version = version
@@ -152,7 +156,7 @@ class Session:
         self.on_violation: OnViolation = on_violation
         self._decode: Decoder = decoder if decoder is not None else functools.partial(_wire_decode, version=version)
         self.rules: Rules = (table.rules or Rules)(version=version, **options)
-        self._state = table.initial
+        self._state = table.initial if state is None else state
         self._entered = self.clock.now()
         self._entries = 0
         """How many moves have been taken: names the current stay in a state, for its deadline."""

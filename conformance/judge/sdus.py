@@ -1,0 +1,124 @@
+"""A direction's bytes cut into SDUs, finding the first SDU boundary when the capture missed the start.
+
+From a SYN the stream starts on an SDU header and `conformance.peer.mux_io.SduReader` cuts it. A capture
+that begins mid-connection, or loses bytes on the way, starts anywhere: the cutter then looks for the
+first offset where `CHAIN` SDU headers in a row decode consistently (a payload length above zero, a
+known mini-protocol number, each header where the previous payload ends) and one of their payloads
+begins with a well-formed CBOR item (or the start of one that goes on), and resumes from there. The
+search holds at most `SEARCH_WINDOW` bytes, and each byte is looked at a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from conformance.peer.mux_io import SduReader
+from conformance.protocol.mux import MINI_PROTOCOLS
+from conformance.wire.cbor import scan_item
+from conformance.wire.errors import DecodeError, TruncatedInput
+from conformance.wire.mux import HEADER_SIZE, MAX_PAYLOAD, SDU
+
+_HEADER = struct.Struct(">IHH")
+CHAIN = 3
+"""Consecutive SDU headers that must agree before the cutter believes it found a boundary."""
+SEARCH_WINDOW = 4 * (HEADER_SIZE + MAX_PAYLOAD)
+"""Bytes held while searching: enough for CHAIN SDUs of the largest size."""
+KNOWN_NUMBERS = frozenset(p.number for table in MINI_PROTOCOLS.values() for p in table)
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """The cutter found an SDU boundary at stream `offset` after skipping `skipped` bytes."""
+
+    offset: int
+    skipped: int
+
+
+class SduCutter:
+    """Bytes of one direction in (with their stream offset), SDUs out; `aligned` False until a boundary
+    is known. `resyncs` lists every boundary found by search; `skipped` counts bytes that were no SDU."""
+
+    def __init__(self, aligned: bool) -> None:
+        self.aligned = aligned
+        self.resyncs: list[Resync] = []
+        self.skipped = 0
+        self._reader = SduReader()
+        self._search = bytearray()
+        self._search_offset = 0  # stream offset of _search[0]
+        self._tried = 0  # positions of _search already ruled out
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an unfinished SDU (or of a search) held."""
+        return self._reader.pending if self.aligned else len(self._search)
+
+    def lose_sync(self) -> None:
+        """Bytes were lost before the next chunk: search for a boundary again."""
+        self.skipped += self._reader.pending
+        self.aligned = False
+        self._reader = SduReader()
+        self._search = bytearray()
+        self._tried = 0
+
+    def feed(self, offset: int, data: bytes, *, final: bool = False) -> list[SDU]:
+        """The bytes at stream `offset`; every SDU now complete. Raises MuxError (zero-length SDU)."""
+        if self.aligned:
+            return self._reader.feed(data)
+        if not self._search:
+            self._search_offset = offset
+        self._search += data
+        start = self._find(final)
+        if start is None:
+            excess = len(self._search) - SEARCH_WINDOW
+            if excess > 0:
+                del self._search[:excess]
+                self._search_offset += excess
+                self.skipped += excess
+                self._tried = max(0, self._tried - excess)
+            return []
+        self.skipped += start
+        self.resyncs.append(Resync(self._search_offset + start, start))
+        rest = bytes(self._search[start:])
+        self._search = bytearray()
+        self._tried = 0
+        self.aligned = True
+        return self._reader.feed(rest)
+
+    def _find(self, final: bool) -> int | None:
+        buffer = self._search
+        size = len(buffer)
+        for start in range(self._tried, size - HEADER_SIZE + 1):
+            verdict = _chain(buffer, start, final)
+            if verdict is True:
+                return start
+            if verdict is None:  # not enough bytes to tell yet: try again from here with more
+                self._tried = start
+                return None
+        self._tried = max(0, size - HEADER_SIZE + 1)
+        return None
+
+
+def _chain(buffer: bytearray, start: int, final: bool) -> bool | None:
+    """True when CHAIN consistent headers begin at `start`; False when they do not; None when the bytes
+    end before it can be told (with `final`, a consistent chain that reaches the end exactly counts)."""
+    pos, size, cbor_ok = start, len(buffer), False
+    for _ in range(CHAIN):
+        if size - pos < HEADER_SIZE:
+            return (cbor_ok and pos == size) if final else None
+        _stamp, word, length = _HEADER.unpack_from(buffer, pos)
+        if length == 0 or (word & 0x7FFF) not in KNOWN_NUMBERS:
+            return False
+        end = pos + HEADER_SIZE + length
+        if end > size:
+            return False if final else None
+        if not cbor_ok:
+            try:
+                scan_item(bytes(buffer[pos + HEADER_SIZE : end]))
+                cbor_ok = True
+            except TruncatedInput:  # a message that goes on in the next SDU
+                cbor_ok = True
+            except DecodeError:
+                pass
+        pos = end
+    return cbor_ok
