@@ -27,6 +27,7 @@ from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_f
 from conformance.protocol.mux import running as bundle
 from conformance.protocol.violations import AgencyViolation, DecodeViolation, UnexpectedMessage
 from conformance.wire.cbor import decode_item
+from conformance.wire.cbor.values import Map
 from conformance.wire.errors import DecodeError, TruncatedInput
 from conformance.wire.message import Message
 from conformance.wire.mux import SDU, MessageDemultiplexer, MuxMessage
@@ -599,5 +600,5 @@ def _n2c_keys(payload: bytes) -> bool:
         return False
     if not isinstance(item, list) or len(item) < 2:
         return False
-    keys = item[1] if isinstance(item[1], dict) else [item[1]]
+    keys = [k for k, _ in item[1].pairs] if isinstance(item[1], Map) else [item[1]]
     return any(isinstance(k, int) and k & 0x8000 for k in keys)
