@@ -17,7 +17,6 @@ from conformance.peer import keep_alive
 from conformance.peer.node import PeerConfig, Server, connect, serve
 from conformance.wire.mux import HEADER_SIZE
 
-
 FIN, SYN, RST, PUSH, ACK = dpkt.tcp.TH_FIN, dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST, dpkt.tcp.TH_PUSH, dpkt.tcp.TH_ACK
 
 
@@ -50,7 +49,12 @@ class Packet:
 
     def frame(self) -> bytes:
         tcp = dpkt.tcp.TCP(
-            sport=self.sport, dport=self.dport, seq=self.seq, ack=self.ack, flags=self.flags, win=65535,
+            sport=self.sport,
+            dport=self.dport,
+            seq=self.seq,
+            ack=self.ack,
+            flags=self.flags,
+            win=65535,
             data=self.payload,
         )
         ip = dpkt.ip.IP(

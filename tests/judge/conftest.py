@@ -57,8 +57,10 @@ def n2c_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("n2c")
     served = default_behaviours(N2C, "responder", chain=ChainStore.synthetic(60), mempool=Mempool(GOLDEN[:2]))
     following = {
-        **_scripted("local-state-query", [("MsgAcquireVolatileTip", {}), ("MsgQuery", {"query": b"\x81\x02"}),
-                                          ("MsgRelease", {})]),
+        **_scripted(
+            "local-state-query",
+            [("MsgAcquireVolatileTip", {}), ("MsgQuery", {"query": b"\x81\x02"}), ("MsgRelease", {})],
+        ),
         **_scripted("local-tx-monitor", [("MsgAcquire", {}), ("MsgGetSizes", {}), ("MsgRelease", {})]),
         ("local-tx-submission", "initiator"): lambda n: local_tx_submission.submit(GOLDEN[2:4], n),
         ("local-chain-sync", "initiator"): follow_chain(headers=60, depth=5)[("local-chain-sync", "initiator")],
