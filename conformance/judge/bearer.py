@@ -9,8 +9,9 @@ by the connection side that runs its initiator: an SDU with mode bit 0 comes fro
 from the other, so on a duplex connection the two instances of one protocol never mix.
 
 Who is the initiator: the side that sent the SYN; without one, the side that sent MsgProposeVersions;
-else, when one side sent only mode bit 0 and the other only mode bit 1, the mode-0 side; else the side
-whose port is not `--port` (the node's) or, without it, the side with the higher port.
+else the side whose port is not `--port` (the node's: the user knows, a heuristic guesses); else, when
+one side sent only mode bit 0 and the other only mode bit 1 in the first SDUs, the mode-0 side (true of
+an initiator-only connection; a duplex one sends both, so it falls through); else the higher port.
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ from conformance.peer.mux_io import header
 from conformance.protocol import TABLES, Session, Violation, catalogue
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
-from conformance.protocol.violations import AgencyViolation, DecodeViolation, UnexpectedMessage
-from conformance.wire.cbor import decode_item
+from conformance.protocol.violations import (
+    AgencyViolation,
+    ByteLimitExceeded,
+    DecodeViolation,
+    TimeLimitExceeded,
+    UnexpectedMessage,
+)
+from conformance.wire.cbor import decode_item, scan_item
 from conformance.wire.cbor.values import Map
 from conformance.wire.errors import DecodeError, TruncatedInput
 from conformance.wire.message import Message
@@ -41,11 +48,16 @@ N2N, N2C = "node-to-node", "node-to-client"
 N2C_ONLY = frozenset(p.number for p in MINI_PROTOCOLS[N2C]) - frozenset(p.number for p in MINI_PROTOCOLS[N2N])
 ROLE_WAIT_SDUS = 16
 """SDUs held, without a SYN or a handshake, before the roles are decided from mode bits or ports."""
+HOLD_LIMIT = 4096
+"""SDUs held at most while a direction still searches for its first SDU boundary."""
 FINDINGS_KEPT = 10_000
 """Findings kept per connection (a broken peer can repeat one forever); the rest are counted."""
 SYNCED_AFTER = 4
 """Messages an instance joined mid-way must accept in a row before its refusals count as findings."""
 _REFUSALS = (AgencyViolation, UnexpectedMessage, DecodeViolation)
+_TABLE_CHECKS = (*_REFUSALS, TimeLimitExceeded, ByteLimitExceeded)
+"""What an instance joined mid-way is judged on: the rules beyond the table (windows, acknowledgements,
+points, pipelining depth) follow state that began before the capture, so they are not judged there."""
 
 
 class CaptureClock:
@@ -97,6 +109,7 @@ class _Instance:
     owner: str
     synced: bool = True
     run: int = 0
+    joined: bool = False
 
 
 class BearerJudge:
@@ -155,11 +168,10 @@ class BearerJudge:
         for direction in self._dirs.values():
             for chunk in direction.tcp.flush(end):
                 self._chunk(direction, chunk)
-        if not self._sides:
-            self._decide_roles(final=True)
         for direction in self._dirs.values():
             if direction.cutter is not None and not direction.cutter.aligned and direction.tcp.delivered:
-                self._sdus(direction, direction.cutter.feed(direction.tcp.offset, b"", final=True))
+                self._sdus(direction, direction.cutter.feed(direction.tcp.offset, b"", end, final=True))
+        self._release(final=True)
         if self._ending is None:
             self.clock.at(end)
             self._time_check()
@@ -175,6 +187,7 @@ class BearerJudge:
             direction.cutter = SduCutter(aligned=direction.tcp.syn)
             if not direction.tcp.syn:
                 self._note_start_missed(direction)
+                direction.all_aligned = False
         cutter = direction.cutter
         if chunk.gap:
             self._pending_notes.append(
@@ -189,26 +202,44 @@ class BearerJudge:
             for instance in self._instances.values():
                 instance.synced, instance.run = False, 0
         try:
-            sdus = cutter.feed(chunk.offset, chunk.data)
+            sdus = cutter.feed(chunk.offset, chunk.data, chunk.time)
         except DecodeError as error:  # a zero-length SDU: the node closes; nothing after it is judged
             if direction.side is not None:
                 self._violation(_mux_violation(error, direction.side), direction.side, chunk.time, b"")
             direction.failed = True
             return
-        self._sdus(direction, sdus, chunk.time)
+        self._sdus(direction, sdus)
 
     def _note_start_missed(self, direction: _Direction) -> None:
         if not any("start missed" in note for note in self._pending_notes):
             self._pending_notes.append("start missed: the capture began after the connection opened")
 
-    def _sdus(self, direction: _Direction, sdus: list[SDU], time: float | None = None) -> None:
-        when = self.clock.time if time is None else time
-        for sdu in sdus:
+    def _sdus(self, direction: _Direction, sdus: list[tuple[float, SDU]]) -> None:
+        """Judge SDUs in capture order. Until both roles are known and every direction found its SDU
+        boundaries, they are held (a direction still searching would deliver its SDUs late, out of
+        order with the other direction's), then released sorted by capture time."""
+        if self._sides and not self._held and not self._searching():
+            for time, sdu in sdus:
+                self._sdu(direction, sdu, time)
+            return
+        self._held.extend((time, direction.address, sdu) for time, sdu in sdus)
+        self._release(final=False)
+
+    def _searching(self) -> bool:
+        return any(d.cutter is not None and not d.cutter.aligned and not d.failed for d in self._dirs.values())
+
+    def _release(self, *, final: bool) -> None:
+        full = len(self._held) >= HOLD_LIMIT
+        if not final and not full and self._searching():
+            return
+        if not self._sides:
+            self._decide_roles(final=final or full)
             if not self._sides:
-                self._held.append((when, direction.address, sdu))
-                self._decide_roles(final=False)
-                continue
-            self._sdu(direction, sdu, when)
+                return
+        held = sorted(self._held, key=lambda h: h[0])
+        self._held = []
+        for time, address, sdu in held:
+            self._sdu(self._dirs[address], sdu, time)
 
     # -- roles -----------------------------------------------------------------------------------------
 
@@ -217,6 +248,12 @@ class BearerJudge:
         proposer = next((a for _, a, s in held if s.protocol == 0 and s.mode == 0), None)
         if proposer is not None:
             self._decide(proposer, "MsgProposeVersions")
+        elif self.options.port is not None and self.options.port in {a[1] for a in self._dirs}:
+            a, b = self._dirs
+            if a[1] == b[1]:
+                self._decide(a if a[0] > b[0] else b, "the lower address is the server's (both use --port)")
+            else:
+                self._decide(b if a[1] == self.options.port else a, f"--port {self.options.port}")
         elif len(held) >= ROLE_WAIT_SDUS or final:
             modes: dict[tuple[str, int], set[int]] = {a: set() for a in self._dirs}
             for _, address, sdu in held:
@@ -226,15 +263,8 @@ class BearerJudge:
                 self._decide(a, "mode bits")
             elif modes[b] == {0} and modes[a] == {1}:
                 self._decide(b, "mode bits")
-            elif self.options.port in (a[1], b[1]) and a[1] != b[1]:
-                self._decide(b if a[1] == self.options.port else a, f"--port {self.options.port}")
             else:
                 self._decide(a if a[1] > b[1] else b, "the lower port is the server's")
-        else:
-            return
-        held, self._held = self._held, []
-        for when, address, sdu in held:
-            self._sdu(self._dirs[address], sdu, when)
 
     def _decide(self, initiator: tuple[str, int], why: str) -> None:
         responder = next(a for a in self._dirs if a != initiator)
@@ -327,15 +357,26 @@ class BearerJudge:
                 return
 
     def _starts_message(self, sdu: SDU) -> bool:
-        """Whether an SDU of a stream joined mid-way begins with a whole message of its protocol."""
+        """Whether an SDU of a stream joined mid-way begins on a message boundary: its payload is whole
+        messages of its protocol, the last of which may go on in the next SDU (then its head must be
+        that of a message: an array of a declared arity whose first element is a declared tag)."""
         name = self._names.get(sdu.protocol) if self._names else None
         if name is None or name not in TABLES:
             return True  # not a protocol we follow: the checks of the mux still apply
-        try:
-            _, end = decode_item(sdu.payload, allow_trailing=True)
-            wire.decode(name, sdu.payload[:end], state=None)
-        except (DecodeError, ValueError):
-            return False
+        codec = wire.codec(name)
+        payload, pos = sdu.payload, 0
+        while pos < len(payload):
+            try:
+                end = scan_item(payload, pos)
+            except TruncatedInput:
+                return _message_head(codec, payload, pos)
+            except DecodeError:
+                return False
+            try:
+                codec.decode(payload[pos:end])
+            except DecodeError:
+                return False
+            pos = end
         return True
 
     # -- messages to sessions --------------------------------------------------------------------------
@@ -368,6 +409,8 @@ class BearerJudge:
                 return
             instance.run += 1
             instance.synced = instance.run >= SYNCED_AFTER
+        if instance.joined:
+            found = [v for v in found if isinstance(v, _TABLE_CHECKS) and not _unseen_request(session, v)]
         for violation in found:
             at_fault = owner if violation.sender == INITIATOR else other(owner)
             self._violation(violation, at_fault, time, item.data)
@@ -395,7 +438,8 @@ class BearerJudge:
             **options,
         )
         self.clock.time = saved
-        instance = self._instances[name, owner] = _Instance(session, owner, synced=state is None)
+        joined = state is not None
+        instance = self._instances[name, owner] = _Instance(session, owner, synced=not joined, joined=joined)
         return instance
 
     def _join(self, name: str, owner: str, sender: str, data: bytes) -> _Instance | None:
@@ -413,7 +457,9 @@ class BearerJudge:
         if not sources or table.sender_of(str(message)) != sender:
             return None
         state = table.initial if table.initial in sources else sources[0]
-        self._pending_notes.append(f"{name} of the {owner} joined mid-way in {state}")
+        self._pending_notes.append(
+            f"{name} of the {owner} joined mid-way in {state}: judged on its table and limits only"
+        )
         return self._instance(name, owner, state)
 
     def _rejoin(self, name: str, owner: str, sender: str, data: bytes) -> None:
@@ -486,8 +532,7 @@ class BearerJudge:
 
     def _closing(self, direction: _Direction, kind: str, time: float) -> None:
         """The first FIN or RST: judge every deadline then, and name the most likely reason."""
-        if not self._sides:
-            self._decide_roles(final=True)
+        self._release(final=True)
         closer = direction.side
         self.clock.at(time)
         self._truncations(kind, closer)
@@ -590,6 +635,25 @@ class BearerJudge:
 
 def _sdu_bytes(sdu: SDU) -> bytes:
     return header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)) + sdu.payload
+
+
+def _unseen_request(session: Session, violation: Violation) -> bool:
+    """A reply that does not fit the requests seen, in a pipelined protocol joined mid-way: it may answer
+    a request sent before the capture began (the capture cannot tell how many were in flight)."""
+    pipelining = session.table.pipelining
+    return (
+        isinstance(violation, (AgencyViolation, UnexpectedMessage))
+        and pipelining is not None
+        and violation.sender != pipelining.side
+    )
+
+
+def _message_head(codec: Any, data: bytes, pos: int) -> bool:
+    """Whether the bytes at `pos` begin a message of `codec`: a definite array head, then its tag."""
+    if len(data) < pos + 2 or not 0x81 <= data[pos] <= 0x97 or data[pos + 1] >= 24:
+        return False
+    arity, tag = data[pos] - 0x80, data[pos + 1]
+    return any(arity in message.arities for message in codec.by_tag.get(tag, []))
 
 
 def _n2c_keys(payload: bytes) -> bool:

@@ -11,6 +11,7 @@ search holds at most `SEARCH_WINDOW` bytes, and each byte is looked at a bounded
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass
 
 from conformance.peer.mux_io import SduReader
@@ -47,6 +48,7 @@ class SduCutter:
         self._search = bytearray()
         self._search_offset = 0  # stream offset of _search[0]
         self._tried = 0  # positions of _search already ruled out
+        self._times: deque[tuple[int, int, float]] = deque()  # (offset, length, time) of searched chunks
 
     @property
     def pending(self) -> int:
@@ -59,15 +61,20 @@ class SduCutter:
         self.aligned = False
         self._reader = SduReader()
         self._search = bytearray()
+        self._times.clear()
         self._tried = 0
 
-    def feed(self, offset: int, data: bytes, *, final: bool = False) -> list[SDU]:
-        """The bytes at stream `offset`; every SDU now complete. Raises MuxError (zero-length SDU)."""
+    def feed(self, offset: int, data: bytes, time: float, *, final: bool = False) -> list[tuple[float, SDU]]:
+        """The bytes at stream `offset`, captured at `time`; every SDU now complete, with the capture time
+        of the chunk that completed it. Raises MuxError (a zero-length SDU)."""
         if self.aligned:
-            return self._reader.feed(data)
+            return [(time, sdu) for sdu in self._reader.feed(data)]
         if not self._search:
             self._search_offset = offset
-        self._search += data
+            self._times.clear()
+        if data:
+            self._search += data
+            self._times.append((offset, len(data), time))
         start = self._find(final)
         if start is None:
             excess = len(self._search) - SEARCH_WINDOW
@@ -76,14 +83,23 @@ class SduCutter:
                 self._search_offset += excess
                 self.skipped += excess
                 self._tried = max(0, self._tried - excess)
+                while self._times and self._times[0][0] + self._times[0][1] <= self._search_offset:
+                    self._times.popleft()
             return []
         self.skipped += start
-        self.resyncs.append(Resync(self._search_offset + start, start))
-        rest = bytes(self._search[start:])
+        begin = self._search_offset + start
+        self.resyncs.append(Resync(begin, start))
+        buffer, base, times = self._search, self._search_offset, list(self._times)
         self._search = bytearray()
+        self._times.clear()
         self._tried = 0
         self.aligned = True
-        return self._reader.feed(rest)
+        out: list[tuple[float, SDU]] = []
+        for chunk_offset, length, when in times:  # each SDU keeps the time of the chunk that ended it
+            lo, hi = max(chunk_offset, begin) - base, chunk_offset + length - base
+            if hi > lo:
+                out.extend((when, sdu) for sdu in self._reader.feed(bytes(buffer[lo:hi])))
+        return out
 
     def _find(self, final: bool) -> int | None:
         buffer = self._search
