@@ -81,6 +81,8 @@ class CaptureReader:
         self.size = path.stat().st_size
         self.skipped = 0
         self.packets = 0
+        self.damaged: str | None = None
+        """Why reading stopped before the end of the file, if it did."""
         head = self._file.read(4)
         self._file.seek(0)
         if len(head) < 4:
@@ -121,7 +123,8 @@ class CaptureReader:
                 else:
                     yield segment
         except (ValueError, dpkt.Error, struct.error) as error:
-            raise CaptureError(f"{self.path}: a damaged record after packet {self.packets}: {error}") from None
+            # a file cut short (a capture stopped mid-write) or damaged: what came before is still judged
+            self.damaged = f"the file ends in a cut or damaged record after packet {self.packets} ({error})"
 
 
 def _segment(ts: float, link: int, frame: bytes) -> Segment | None:

@@ -30,6 +30,7 @@ class JudgeResult:
     size: int
     packets: int = 0
     skipped: int = 0
+    damaged: str | None = None
     connections: list[ConnectionReport] = field(default_factory=list)
 
     @property
@@ -73,7 +74,7 @@ def judge_capture(path: Path, options: Options | None = None) -> JudgeResult:
                 _close(open_, closed, reports, key, seg.time)
         for key in list(open_):
             _close(open_, closed, reports, key, last)
-        result.packets, result.skipped = reader.packets, reader.skipped
+        result.packets, result.skipped, result.damaged = reader.packets, reader.skipped, reader.damaged
     result.connections = [report for _, _, report in sorted(reports, key=lambda r: (r[0], r[1]))]
     return result
 

@@ -34,6 +34,8 @@ def terminal(result: JudgeResult) -> str:
         f"{result.path}: {result.format}, {result.size:,} bytes, {result.packets:,} packets,"
         f" {len(result.connections)} TCP connection(s), {result.messages:,} messages"
     ]
+    if result.damaged:
+        lines.append(f"note: {result.damaged}")
     for index, report in enumerate(result.connections, 1):
         initiator, responder = report.endpoints
         lines.append("")
@@ -81,6 +83,8 @@ def markdown(result: JudgeResult) -> str:
         f"{result.format}, {result.size:,} bytes, {result.packets:,} packets, {len(result.connections)} connection(s),"
         f" {result.messages:,} messages. Times are seconds from the capture's first packet.",
     ]
+    if result.damaged:
+        out += ["", f"Note: {result.damaged}."]
     for index, report in enumerate(result.connections, 1):
         initiator, responder = report.endpoints
         out += [

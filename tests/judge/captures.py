@@ -17,6 +17,7 @@ from conformance.peer import keep_alive
 from conformance.peer.node import PeerConfig, Server, connect, serve
 from conformance.wire.mux import HEADER_SIZE
 
+KEEP_ALIVE_PROTOCOL = 8
 FIN, SYN, RST, PUSH, ACK = dpkt.tcp.TH_FIN, dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST, dpkt.tcp.TH_PUSH, dpkt.tcp.TH_ACK
 
 
