@@ -131,6 +131,7 @@ class BearerJudge:
         self._names: dict[int, str] = {}
         self._last_message: float | None = None
         self._stopped = False
+        self._lossy = False
         self.closed_at: float | None = None
         self.report: ConnectionReport | None = None
         self._pending_notes: list[str] = []
@@ -157,10 +158,16 @@ class BearerJudge:
     def segment(self, seg: Segment) -> None:
         direction = self._dirs[seg.source]
         self.clock.at(seg.time)
-        chunks = direction.tcp.segment(seg)
-        for chunk in chunks:
+        if seg.flags & ACK:  # first: the sender had received what it acknowledges before it sent this
+            reverse = self._dirs[seg.destination]
+            for chunk in reverse.tcp.acknowledged(seg.ack, seg.time):
+                self._chunk(reverse, chunk)
+        for chunk in direction.tcp.segment(seg):
             self._chunk(direction, chunk)
         if seg.flags & (FIN | RST) and self._ending is None:
+            for each in self._dirs.values():  # the connection ends: no hole will be filled any more
+                for chunk in each.tcp.flush(seg.time):
+                    self._chunk(each, chunk)
             self._closing(direction, "RST" if seg.flags & RST else "FIN", seg.time)
 
     def finish(self, end: float) -> ConnectionReport:
@@ -199,8 +206,12 @@ class BearerJudge:
             direction.aligned.clear()
             if direction.demux is not None:
                 direction.demux = self._demux()
-            for instance in self._instances.values():
-                instance.synced, instance.run = False, 0
+                direction.checker = MuxChecker(self._mode, self._version_data)  # type: ignore[arg-type]
+            self._lossy = True
+            for instance in self._instances.values():  # they lost messages: judged as if joined mid-way
+                instance.synced, instance.run, instance.joined = False, 0, True
+            if self._handshake_open and self._mode is not None and direction.side == RESPONDER:
+                self._assume_bundle("the handshake's reply was not captured")
         try:
             sdus = cutter.feed(chunk.offset, chunk.data, chunk.time)
         except DecodeError as error:  # a zero-length SDU: the node closes; nothing after it is judged
@@ -285,21 +296,30 @@ class BearerJudge:
             self._mode = N2C if _n2c_keys(first.payload) else N2N
         else:
             self._mode = N2C if first.protocol in N2C_ONLY else N2N
-            self._handshake_open = False
-            self._version_data = (
-                {"network_magic": 0, "query": False}
-                if self._mode == N2C
-                else {"initiator_only": False, "peer_sharing": 1, "peras_support": True}
-            )
-            self._pending_notes.append(
-                f"the handshake was not captured: {self._mode}, version unknown (messages of any version accepted)"
-            )
         self._names = {p.number: p.name for p in MINI_PROTOCOLS[self._mode]}
+        if first.protocol == 0:
+            for direction in self._dirs.values():
+                direction.checker = MuxChecker(self._mode, None)  # type: ignore[arg-type]
+                direction.demux = self._demux()
+            handshake = self._instance(self._names[0], INITIATOR, None, start=self.start)
+            if handshake is not None and self._lossy:  # bytes were lost before it: it may have lost some
+                handshake.synced, handshake.joined = False, True
+        else:
+            self._assume_bundle("the handshake was not captured")
+
+    def _assume_bundle(self, why: str) -> None:
+        """Without the handshake's outcome: every protocol of the mode may run, duplex, any version."""
+        assert self._mode is not None
+        self._handshake_open = False
+        self._version_data = (
+            {"network_magic": 0, "query": False}
+            if self._mode == N2C
+            else {"initiator_only": False, "peer_sharing": 1, "peras_support": True}
+        )
+        self._pending_notes.append(f"{why}: {self._mode}, version unknown (messages of any version accepted)")
         for direction in self._dirs.values():
             direction.checker = MuxChecker(self._mode, self._version_data)  # type: ignore[arg-type]
             direction.demux = self._demux()
-        if self._handshake_open:
-            self._instance(self._names[0], INITIATOR, None, start=self.start)
 
     def _sdu(self, direction: _Direction, sdu: SDU, time: float) -> None:
         if direction.failed or self._stopped:
@@ -405,8 +425,10 @@ class BearerJudge:
         del session.warnings[:]
         if not instance.synced:
             if any(isinstance(v, _REFUSALS) for v in found):
-                self._rejoin(name, owner, sender, item.data)
-                return
+                rejoined = self._rejoin(name, owner, sender, item.data)
+                if rejoined is None or item.protocol != 0:
+                    return
+                instance, session, found, taken = rejoined, rejoined.session, [], 0
             instance.run += 1
             instance.synced = instance.run >= SYNCED_AFTER
         if instance.joined:
@@ -462,9 +484,10 @@ class BearerJudge:
         )
         return self._instance(name, owner, state)
 
-    def _rejoin(self, name: str, owner: str, sender: str, data: bytes) -> None:
+    def _rejoin(self, name: str, owner: str, sender: str, data: bytes) -> _Instance | None:
         """An instance joined mid-way was refused a message: it had not found its place yet (replies to
-        requests sent before the capture began). Start it again at this message."""
+        requests sent before the capture began, or lost with bytes the capture missed). Start it again
+        at this message; its findings there are not reported."""
         del self._instances[name, owner]
         instance = self._join(name, owner, sender, data)
         if instance is not None:
@@ -472,6 +495,7 @@ class BearerJudge:
             del instance.session.violations[:]
             del instance.session.warnings[:]
             instance.synced = False
+        return instance
 
     def _handshake(self, decoded: Any, found: list[Violation], time: float) -> None:
         if decoded is None:

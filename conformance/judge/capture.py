@@ -49,7 +49,8 @@ class CaptureError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One TCP segment: capture time (seconds), both endpoints, sequence number, flags and payload."""
+    """One TCP segment: capture time (seconds), both endpoints, sequence number, flags, payload and the
+    acknowledgement number (meaningful when the ACK flag is set)."""
 
     time: float
     src: str
@@ -59,6 +60,7 @@ class Segment:
     seq: int
     flags: int
     payload: bytes
+    ack: int = 0
 
     @property
     def source(self) -> tuple[str, int]:
@@ -153,8 +155,8 @@ def _segment(ts: float, link: int, frame: bytes) -> Segment | None:
         return None
     if len(tcp) < 20:
         return None
-    sport, dport, seq, _ack, offset, flags = _TCP_HEADER.unpack_from(tcp)
-    return Segment(ts, source, sport, destination, dport, seq, flags, bytes(tcp[(offset >> 4) * 4 :]))
+    sport, dport, seq, ack, offset, flags = _TCP_HEADER.unpack_from(tcp)
+    return Segment(ts, source, sport, destination, dport, seq, flags, bytes(tcp[(offset >> 4) * 4 :]), ack)
 
 
 def _network_layer(link: int, frame: bytes) -> bytes | None:

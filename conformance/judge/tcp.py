@@ -3,8 +3,9 @@
 Sequence numbers are followed modulo 2**32 from the SYN (or from the first segment, when the capture
 missed the SYN). A retransmitted or overlapping segment gives only its new bytes; a segment from the
 future waits, keyed by its stream offset, until the bytes before it arrive. That wait is bounded: past
-`max_buffered` bytes the hole is declared lost (a capture that dropped packets), the bytes after it are
-delivered with `gap` set, and the reader resynchronises on the SDU headers after it.
+`max_buffered` bytes, or as soon as the other side acknowledges bytes beyond it, or when the connection
+ends, the hole is declared lost (the capture dropped packets), the bytes after it are delivered with
+`gap` set, and the reader resynchronises on the SDU headers after it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class TcpDirection:
         self._offset = 0  # stream offset of _next
         self._waiting: list[tuple[int, bytes]] = []  # heap of (stream offset, bytes) from the future
         self._waiting_bytes = 0
+        self._fin_seq: int | None = None
 
     @property
     def offset(self) -> int:
@@ -80,6 +82,7 @@ class TcpDirection:
             seq = seg.seq
         if flags & FIN and self.fin_time is None:
             self.fin_time = seg.time
+            self._fin_seq = (seq + len(seg.payload)) % _MOD
         data = seg.payload
         if not data:
             return []
@@ -100,6 +103,26 @@ class TcpDirection:
         out = [self._deliver(seg.time, data, False)]
         if self._waiting:
             out.extend(self._drain(seg.time))
+        return out
+
+    def acknowledged(self, ack: int, time: float) -> list[Chunk]:
+        """The receiver acknowledged up to `ack`: bytes before it that the capture does not hold were
+        sent and received but not captured, so no retransmission will fill the hole: skip it now (a
+        hole with nothing after it yet is announced by an empty chunk with `gap` set)."""
+        if self._next is None:
+            return []
+        beyond = (ack - self._next) % _MOD
+        if beyond == 0 or beyond >= _HALF or (self._fin_seq is not None and self._next == self._fin_seq):
+            return []  # nothing missing, an old ack, or the ack of our FIN's sequence number
+        out: list[Chunk] = []
+        while self._waiting and self._waiting[0][0] < self._offset + beyond:
+            out.extend(self._skip_hole(time))
+        beyond = (ack - self._next) % _MOD
+        if 0 < beyond < _HALF:
+            self.lost += beyond
+            self._offset += beyond
+            self._next = ack % _MOD
+            out.append(Chunk(time, self._offset, b"", True))
         return out
 
     def flush(self, time: float) -> list[Chunk]:

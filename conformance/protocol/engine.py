@@ -114,12 +114,13 @@ class Session:
     `version` is the negotiated version number (N2C numbers may carry bit 15); the wire decoder is told
     it. `time_scale` multiplies every time limit, so integration tests of time limits stay fast. With
     `strict`, SHOULD and informational rules count like MUST rules; otherwise their violations are kept
-    in `warnings`. `state` starts the session in another state than the table's initial one: a judge
-    that joins a conversation mid-way (a capture that missed the start) names where it joined. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
+    in `warnings`. `on_violation` is "raise" (the first violation is raised, the session unchanged) or
     "record" (every violation is kept, once, in `violations`, and the session goes on; see the module
     docstring). Further keyword options go to the protocol's rule checker (e.g. handshake
     `responder_versions`). `history` keeps the last `history_limit` accepted messages (None: all), so
-    a session on a long-running connection holds bounded memory.
+    a session on a long-running connection holds bounded memory. `state` starts the session in another
+    state than the table's initial one: a judge that joins a conversation mid-way (a capture that missed
+    the start) names where it joined.
     """
 
     def __init__(
@@ -235,9 +236,7 @@ class Session:
             raise ValueError(f"a {message.protocol} message given to a {self.name} session")
         now = self.clock.now()
         found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
-        undo = _Undo(
-            self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending)
-        )
+        undo = _Undo(self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending))
         try:
             self._take(sender, message, now, found, undo)
         except Violation as refused:
@@ -412,9 +411,7 @@ class Session:
             **self._where(state, sender, data),
         )
 
-    def _check_table(
-        self, state: str, sender: str, message: Any, pipelined: bool, fields: Any
-    ) -> Transition:
+    def _check_table(self, state: str, sender: str, message: Any, pipelined: bool, fields: Any) -> Transition:
         """The transition `message` takes from `state`; with `fields` None, any transition of its name."""
         name = message.name
         where = self._where(state, sender, message)

@@ -40,7 +40,7 @@ def mangled(packets: list[Packet], wrap: int) -> list[Packet]:
             overlap = replace(packet, seq=(packet.seq + cuts[1] - 5) % 2**32, payload=data[cuts[1] - 5 : cuts[2] + 5])
             pieces.insert(1, overlap)  # overlapping both neighbours
         out.extend(pieces)
-    return [replace(p, seq=(p.seq + wrap) % 2**32) for p in out]
+    return [replace(p, seq=(p.seq + wrap) % 2**32, ack=(p.ack + wrap) % 2**32) for p in out]
 
 
 def test_retransmitted_reordered_and_split_segments_give_the_same_clean_judgement(
@@ -137,3 +137,32 @@ def test_out_of_order_bytes_are_bounded_and_a_hole_is_given_up_as_lost() -> None
     assert direction.lost == 10 and direction.buffered == 0
     assert direction.segment(_segment(3, b"late")) == []  # the lost bytes arriving late are old now
     assert direction.retransmitted == 4
+
+
+@pytest.mark.parametrize("fraction", [0.03, 0.3, 0.6, 0.9])
+def test_a_segment_the_capture_lost_is_skipped_when_acknowledged_and_raises_no_false_alarm(
+    duplex_capture: tuple[Path, Path], tmp_path: Path, fraction: float
+) -> None:
+    packets = read(duplex_capture[0])
+    data = [i for i, p in enumerate(packets) if p.payload]
+    lost = data[int(len(data) * fraction)]
+    report = judge_capture(write(tmp_path / "lost.pcap", packets[:lost] + packets[lost + 1 :])).connections[0]
+    assert report.findings == [], report.findings
+    side = "initiator" if packets[lost].sport == packets[0].sport else "responder"
+    assert f"{len(packets[lost].payload)} bytes of the {side} never captured" in report.notes
+    assert report.ending is not None and report.ending.kind == "FIN"
+
+
+def test_an_acknowledgement_beyond_a_hole_declares_it_lost_at_once() -> None:
+    direction = TcpDirection()
+    direction.segment(_segment(2**32 - 1, b"", flags=0x02))
+    direction.segment(_segment(0, b"abc"))
+    assert direction.segment(_segment(10, b"0123456789")) == []  # bytes 3..9 missing
+    assert direction.acknowledged(3, 1.0) == []  # nothing acknowledged that the capture lacks
+    chunks = direction.acknowledged(5, 1.0)  # bytes 3 and 4 were received: not captured, never coming
+    assert [(c.offset, c.data, c.gap) for c in chunks] == [(5, b"", True)] and direction.lost == 2
+    chunks = direction.acknowledged(20, 1.0)
+    assert [(c.offset, c.data, c.gap) for c in chunks] == [(10, b"0123456789", True)]
+    assert direction.lost == 7
+    chunks = direction.acknowledged(30, 2.0)  # 10 more bytes sent, received, never captured
+    assert [(c.offset, c.data, c.gap) for c in chunks] == [(30, b"", True)] and direction.lost == 17
