@@ -236,7 +236,9 @@ class Session:
             raise ValueError(f"a {message.protocol} message given to a {self.name} session")
         now = self.clock.now()
         found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
-        undo = _Undo(self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending))
+        undo = _Undo(
+            self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending)
+        )
         try:
             self._take(sender, message, now, found, undo)
         except Violation as refused:
@@ -411,7 +413,9 @@ class Session:
             **self._where(state, sender, data),
         )
 
-    def _check_table(self, state: str, sender: str, message: Any, pipelined: bool, fields: Any) -> Transition:
+    def _check_table(
+        self, state: str, sender: str, message: Any, pipelined: bool, fields: Any
+    ) -> Transition:
         """The transition `message` takes from `state`; with `fields` None, any transition of its name."""
         name = message.name
         where = self._where(state, sender, message)
