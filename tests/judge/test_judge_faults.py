@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from conformance.judge import ConnectionReport, judge_capture
+from conformance.peer import tx_submission
+from conformance.peer.mempool import Mempool, golden_transactions
 from conformance.peer.mux_io import header
 from conformance.peer.node import PeerConfig, connect, serve
 from conformance.wire.message import Message
 
-from .captures import ACK, FIN, RST, first_index, read, run, shifted, until, write
+from .captures import ACK, FIN, RST, Packet, first_index, peer_pair, read, run, shifted, until, write
 
 pytestmark = pytest.mark.timeout(60)
 KEEP_ALIVE = 8
@@ -112,3 +114,39 @@ def test_an_sdu_cut_short_by_the_close_is_the_closers_fault(tmp_path: Path) -> N
     assert findings(report) == [("MUX-SDU-01", "initiator", "mux", None)]
     assert "10 bytes" in report.findings[0].message or "18 bytes" in report.findings[0].message
     assert report.ending is not None and (report.ending.kind, report.ending.side) == ("FIN", "initiator")
+
+
+def test_the_issues_case_a_node_resets_after_the_initiator_held_a_non_blocking_request_too_long(
+    tmp_path: Path,
+) -> None:
+    """The responder asks for transaction ids without blocking; the initiator does not answer within 10 s
+    and the responder resets: the judge names the initiator, the state and both durations."""
+    ours, theirs = Mempool(golden_transactions()), Mempool()
+    _, responder_pcap = run(
+        peer_pair(
+            tmp_path,
+            {("tx-submission2", "responder"): tx_submission.inbound(theirs)},
+            {("tx-submission2", "initiator"): tx_submission.outbound(ours)},
+            lambda c: len(theirs) == len(ours),
+            initiator_only=True,
+        )
+    )
+    packets = read(responder_pcap)
+    responder_port = packets[0].dport
+
+    def non_blocking_request(packet: Packet) -> bool:
+        """A tx-submission2 SDU (mode 1) from the responder carrying [0, false, ...]: MsgRequestTxIds."""
+        data = packet.payload
+        return packet.sport == responder_port and data[4:6] == b"\x80\x04" and data[8:11] == bytes.fromhex("8400f4")
+
+    asked = first_index(packets, non_blocking_request)
+    request = packets[asked]
+    reset = replace(
+        request, time=request.time + 10.4, seq=request.seq + len(request.payload), flags=RST | ACK, payload=b""
+    )
+    report = only(write(tmp_path / "held.pcap", [*packets[: asked + 1], reset]))
+    assert findings(report) == [("TX-TIME-01", "initiator", "tx-submission2", "StTxIdsNonBlocking")]
+    assert report.ending is not None and (report.ending.kind, report.ending.side) == ("RST", "responder")
+    assert report.ending.reason == (
+        "the initiator held agency in tx-submission2 StTxIdsNonBlocking for 10.4 s; the node's limit is 10 s"
+    )
