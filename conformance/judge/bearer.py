@@ -48,8 +48,11 @@ N2N, N2C = "node-to-node", "node-to-client"
 N2C_ONLY = frozenset(p.number for p in MINI_PROTOCOLS[N2C]) - frozenset(p.number for p in MINI_PROTOCOLS[N2N])
 ROLE_WAIT_SDUS = 16
 """SDUs held, without a SYN or a handshake, before the roles are decided from mode bits or ports."""
+NOTED_GAPS = 20
+"""Holes in the capture noted one by one per connection (the byte counts say the rest)."""
 HOLD_LIMIT = 4096
-"""SDUs held at most while a direction still searches for its first SDU boundary."""
+HOLD_BYTES = 8 * 1024 * 1024
+"""SDUs (and their bytes) held at most while a direction still searches for its first SDU boundary."""
 FINDINGS_KEPT = 10_000
 """Findings kept per connection (a broken peer can repeat one forever); the rest are counted."""
 SYNCED_AFTER = 4
@@ -123,6 +126,7 @@ class BearerJudge:
         self._dirs = {first.source: _Direction(first.source), first.destination: _Direction(first.destination)}
         self._sides: dict[str, _Direction] = {}
         self._held: list[tuple[float, tuple[str, int], SDU]] = []
+        self._held_bytes = 0
         self._mode: str | None = None
         self._version: int | None = None
         self._version_data: dict[str, Any] | None = None
@@ -132,6 +136,7 @@ class BearerJudge:
         self._last_message: float | None = None
         self._stopped = False
         self._lossy = False
+        self._gaps = 0
         self.closed_at: float | None = None
         self.report: ConnectionReport | None = None
         self._pending_notes: list[str] = []
@@ -197,10 +202,12 @@ class BearerJudge:
                 direction.all_aligned = False
         cutter = direction.cutter
         if chunk.gap:
-            self._pending_notes.append(
-                f"bytes from {direction.address[0]}:{direction.address[1]} were not captured before"
-                f" {chunk.time - self.origin:.3f} s; judging resumed at the next SDU boundary"
-            )
+            self._gaps += 1
+            if self._gaps <= NOTED_GAPS:
+                self._pending_notes.append(
+                    f"bytes from {direction.address[0]}:{direction.address[1]} were not captured before"
+                    f" {chunk.time - self.origin:.3f} s; judging resumed at the next SDU boundary"
+                )
             cutter.lose_sync()
             direction.all_aligned = False
             direction.aligned.clear()
@@ -234,13 +241,14 @@ class BearerJudge:
                 self._sdu(direction, sdu, time)
             return
         self._held.extend((time, direction.address, sdu) for time, sdu in sdus)
+        self._held_bytes += sum(len(sdu.payload) for _, sdu in sdus)
         self._release(final=False)
 
     def _searching(self) -> bool:
         return any(d.cutter is not None and not d.cutter.aligned and not d.failed for d in self._dirs.values())
 
     def _release(self, *, final: bool) -> None:
-        full = len(self._held) >= HOLD_LIMIT
+        full = len(self._held) >= HOLD_LIMIT or self._held_bytes >= HOLD_BYTES
         if not final and not full and self._searching():
             return
         if not self._sides:
@@ -248,7 +256,7 @@ class BearerJudge:
             if not self._sides:
                 return
         held = sorted(self._held, key=lambda h: h[0])
-        self._held = []
+        self._held, self._held_bytes = [], 0
         for time, address, sdu in held:
             self._sdu(self._dirs[address], sdu, time)
 
