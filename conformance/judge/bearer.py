@@ -222,11 +222,21 @@ class BearerJudge:
         try:
             sdus = cutter.feed(chunk.offset, chunk.data, chunk.time)
         except DecodeError as error:  # a zero-length SDU: the node closes; nothing after it is judged
+            side = direction.side or "?"
+            fault = _mux_violation(error, side)
             if direction.side is not None:
-                self._violation(_mux_violation(error, direction.side), direction.side, chunk.time, b"")
-            direction.failed = True
+                self._violation(fault, direction.side, chunk.time, b"")
+            self._fail(direction, fault.requirement, chunk.time)
             return
         self._sdus(direction, sdus)
+
+    def _fail(self, direction: _Direction, requirement: str, time: float) -> None:
+        """A mux fault: the node tears the connection down, so this stream is not judged further."""
+        direction.failed = True
+        self._pending_notes.append(
+            f"after {requirement} at {time - self.origin:.3f} s the {direction.side or 'sender'}'s stream is not"
+            " judged further (a node closes the connection on a mux error)"
+        )
 
     def _note_start_missed(self, direction: _Direction) -> None:
         if not any("start missed" in note for note in self._pending_notes):
@@ -365,7 +375,7 @@ class BearerJudge:
             fault = _mux_violation(error, side)
             if fault.requirement != refused:
                 self._violation(fault, side, time, _sdu_bytes(sdu))
-            direction.failed = True
+            self._fail(direction, fault.requirement, time)
             return
         self._drain(direction, time)
 

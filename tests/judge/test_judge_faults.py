@@ -92,6 +92,9 @@ async def _scripted_fault(directory: Path, fault: str) -> Path:
         await connection.send("keep-alive", request)
         await connection.send("keep-alive", request, check=False)  # the responder has agency in StServer
         assert await until(lambda: connection.closed.done())
+    elif fault == "unknown protocol":
+        await connection.send_sdu(header(0, 99, 0, 2) + bytes.fromhex("8100"))  # mini-protocol 99 is not running
+        assert await until(lambda: connection.closed.done())
     else:
         await connection.send_sdu(header(0, KEEP_ALIVE, 0, 100) + bytes(10))  # 10 of 100 payload bytes
         await asyncio.sleep(0.05)
@@ -150,3 +153,11 @@ def test_the_issues_case_a_node_resets_after_the_initiator_held_a_non_blocking_r
     assert report.ending.reason == (
         "the initiator held agency in tx-submission2 StTxIdsNonBlocking for 10.4 s; the node's limit is 10 s"
     )
+
+
+def test_an_sdu_of_a_mini_protocol_not_running_is_a_mux_fault_of_its_sender(tmp_path: Path) -> None:
+    report = only(run(_scripted_fault(tmp_path, "unknown protocol")))
+    assert findings(report) == [("MUX-PROTO-01", "initiator", "mux", None)]
+    assert report.findings[0].hex == "00000000006300028100"  # the whole SDU, header included
+    assert not any("not judged further" in note for note in report.notes)  # the checker refused the SDU alone
+    assert report.ending is not None and (report.ending.kind, report.ending.side) == ("FIN", "responder")
