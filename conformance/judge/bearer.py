@@ -20,25 +20,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import wire
 from conformance.peer.connection import _mux_violation
 from conformance.peer.mux_io import header
 from conformance.protocol import TABLES, Session, Violation, catalogue
 from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
-from conformance.protocol.violations import (
-    AgencyViolation,
-    ByteLimitExceeded,
-    DecodeViolation,
-    TimeLimitExceeded,
-    UnexpectedMessage,
-)
-from conformance.wire.cbor import decode_item, scan_item
+from conformance.wire.cbor import decode_item
 from conformance.wire.cbor.values import Map
 from conformance.wire.errors import DecodeError, TruncatedInput
-from conformance.wire.message import Message
 from conformance.wire.mux import SDU, MessageDemultiplexer, MuxMessage
 
+from . import joining
 from .capture import ACK, FIN, RST, SYN, Segment
 from .findings import INITIATOR, RESPONDER, ConnectionReport, Ending, Finding, other
 from .sdus import SduCutter
@@ -55,12 +47,6 @@ HOLD_BYTES = 8 * 1024 * 1024
 """SDUs (and their bytes) held at most while a direction still searches for its first SDU boundary."""
 FINDINGS_KEPT = 10_000
 """Findings kept per connection (a broken peer can repeat one forever); the rest are counted."""
-SYNCED_AFTER = 4
-"""Messages an instance joined mid-way must accept in a row before its refusals count as findings."""
-_REFUSALS = (AgencyViolation, UnexpectedMessage, DecodeViolation)
-_TABLE_CHECKS = (*_REFUSALS, TimeLimitExceeded, ByteLimitExceeded)
-"""What an instance joined mid-way is judged on: the rules beyond the table (windows, acknowledgements,
-points, pipelining depth) follow state that began before the capture, so they are not judged there."""
 
 
 class CaptureClock:
@@ -239,6 +225,7 @@ class BearerJudge:
         )
 
     def _note_start_missed(self, direction: _Direction) -> None:
+        self._lossy = True  # what came before the capture began is missing, like a hole
         if not any("start missed" in note for note in self._pending_notes):
             self._pending_notes.append("start missed: the capture began after the connection opened")
 
@@ -350,7 +337,8 @@ class BearerJudge:
         direction.modes.add(sdu.mode)
         key = (sdu.protocol, sdu.mode)
         if not direction.all_aligned and key not in direction.aligned:
-            if not self._starts_message(sdu):
+            name = self._names.get(sdu.protocol)
+            if name is not None and not joining.starts_message(name, sdu.payload):
                 return
             direction.aligned.add(key)
         checker, demux = direction.checker, direction.demux
@@ -394,29 +382,6 @@ class BearerJudge:
             if direction.demux is not demux:  # the handshake ended: the rest goes to the new one
                 return
 
-    def _starts_message(self, sdu: SDU) -> bool:
-        """Whether an SDU of a stream joined mid-way begins on a message boundary: its payload is whole
-        messages of its protocol, the last of which may go on in the next SDU (then its head must be
-        that of a message: an array of a declared arity whose first element is a declared tag)."""
-        name = self._names.get(sdu.protocol) if self._names else None
-        if name is None or name not in TABLES:
-            return True  # not a protocol we follow: the checks of the mux still apply
-        codec = wire.codec(name)
-        payload, pos = sdu.payload, 0
-        while pos < len(payload):
-            try:
-                end = scan_item(payload, pos)
-            except TruncatedInput:
-                return _message_head(codec, payload, pos)
-            except DecodeError:
-                return False
-            try:
-                codec.decode(payload[pos:end])
-            except DecodeError:
-                return False
-            pos = end
-        return True
-
     # -- messages to sessions --------------------------------------------------------------------------
 
     def _message(self, direction: _Direction, item: MuxMessage, time: float) -> None:
@@ -442,15 +407,15 @@ class BearerJudge:
         found += session.warnings
         del session.warnings[:]
         if not instance.synced:
-            if any(isinstance(v, _REFUSALS) for v in found):
+            if any(isinstance(v, joining.REFUSALS) for v in found):
                 rejoined = self._rejoin(name, owner, sender, item.data)
                 if rejoined is None or item.protocol != 0:
                     return
                 instance, session, found, taken = rejoined, rejoined.session, [], 0
             instance.run += 1
-            instance.synced = instance.run >= SYNCED_AFTER
+            instance.synced = instance.run >= joining.SYNCED_AFTER
         if instance.joined:
-            found = [v for v in found if isinstance(v, _TABLE_CHECKS) and not _unseen_request(session, v)]
+            found = [v for v in found if isinstance(v, joining.TABLE_CHECKS) and not joining.unseen_request(session, v)]
         for violation in found:
             at_fault = owner if violation.sender == INITIATOR else other(owner)
             self._violation(violation, at_fault, time, item.data)
@@ -485,18 +450,9 @@ class BearerJudge:
     def _join(self, name: str, owner: str, sender: str, data: bytes) -> _Instance | None:
         """The first message of an instance the capture joined mid-way: start its session in a state the
         message may be sent from (the initial state when it may)."""
-        table = TABLES.get(name)
-        if table is None:
+        state = joining.join_state(name, sender, data)
+        if state is None:
             return None
-        try:
-            decoded = wire.decode(name, data, state=None)
-        except DecodeError:
-            return None
-        message = decoded.name if isinstance(decoded, Message) else None
-        sources = [t.source for t in table.transitions if t.message == message]
-        if not sources or table.sender_of(str(message)) != sender:
-            return None
-        state = table.initial if table.initial in sources else sources[0]
         self._pending_notes.append(
             f"{name} of the {owner} joined mid-way in {state}: judged on its table and limits only"
         )
@@ -677,25 +633,6 @@ class BearerJudge:
 
 def _sdu_bytes(sdu: SDU) -> bytes:
     return header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)) + sdu.payload
-
-
-def _unseen_request(session: Session, violation: Violation) -> bool:
-    """A reply that does not fit the requests seen, in a pipelined protocol joined mid-way: it may answer
-    a request sent before the capture began (the capture cannot tell how many were in flight)."""
-    pipelining = session.table.pipelining
-    return (
-        isinstance(violation, (AgencyViolation, UnexpectedMessage))
-        and pipelining is not None
-        and violation.sender != pipelining.side
-    )
-
-
-def _message_head(codec: Any, data: bytes, pos: int) -> bool:
-    """Whether the bytes at `pos` begin a message of `codec`: a definite array head, then its tag."""
-    if len(data) < pos + 2 or not 0x81 <= data[pos] <= 0x97 or data[pos + 1] >= 24:
-        return False
-    arity, tag = data[pos] - 0x80, data[pos + 1]
-    return any(arity in message.arities for message in codec.by_tag.get(tag, []))
 
 
 def _n2c_keys(payload: bytes) -> bool:
