@@ -4,7 +4,7 @@ From a SYN the stream starts on an SDU header and `conformance.peer.mux_io.SduRe
 that begins mid-connection, or loses bytes on the way, starts anywhere: the cutter then looks for the
 first offset where `CHAIN` SDU headers in a row decode consistently (a payload length above zero, a
 known mini-protocol number, each header where the previous payload ends) and one of their payloads
-begins with a well-formed CBOR item (or the start of one that goes on), and resumes from there. The
+begins with a well-formed CBOR array (every message is one; whole, or going on), and resumes there. The
 search holds at most `SEARCH_WINDOW` bytes, and each byte is looked at a bounded number of times.
 """
 
@@ -116,25 +116,44 @@ class SduCutter:
 
 
 def _chain(buffer: bytearray, start: int, final: bool) -> bool | None:
-    """True when CHAIN consistent headers begin at `start`; False when they do not; None when the bytes
-    end before it can be told (with `final`, a consistent chain that reaches the end exactly counts)."""
-    pos, size, cbor_ok = start, len(buffer), False
-    for _ in range(CHAIN):
+    """True when CHAIN consistent headers begin at `start` and one of their payloads begins a message;
+    False when they do not; None when the bytes end before it can be told (with `final`, a consistent
+    chain of at least two headers that reaches the end exactly counts)."""
+    pos, size, message = start, len(buffer), False
+    for count in range(CHAIN):
         if size - pos < HEADER_SIZE:
-            return (cbor_ok and pos == size) if final else None
+            return (message and pos == size and count >= 2) if final else None
         _stamp, word, length = _HEADER.unpack_from(buffer, pos)
         if length == 0 or (word & 0x7FFF) not in KNOWN_NUMBERS:
             return False
         end = pos + HEADER_SIZE + length
         if end > size:
             return False if final else None
-        if not cbor_ok:
-            try:
-                scan_item(bytes(buffer[pos + HEADER_SIZE : end]))
-                cbor_ok = True
-            except TruncatedInput:  # a message that goes on in the next SDU
-                cbor_ok = True
-            except DecodeError:
-                pass
+        if word & 0x7FFF == 0 and not _whole_message(buffer, pos + HEADER_SIZE, end):
+            return False  # a handshake SDU is one whole message (what zero bytes mistaken for one are not)
+        message = message or _begins_message(buffer, pos + HEADER_SIZE, end)
         pos = end
-    return cbor_ok
+    return message
+
+
+def _whole_message(buffer: bytearray, start: int, end: int) -> bool:
+    if not 0x80 <= buffer[start] <= 0x9F:
+        return False
+    try:
+        return scan_item(bytes(buffer[start:end])) == end - start
+    except DecodeError:
+        return False
+
+
+def _begins_message(buffer: bytearray, start: int, end: int) -> bool:
+    """Whether a payload begins with a well-formed CBOR array (every message is `[tag, ...]`), whole or
+    going on in the next SDU."""
+    if not 0x80 <= buffer[start] <= 0x9F:
+        return False
+    try:
+        scan_item(bytes(buffer[start:end]))
+    except TruncatedInput:  # a message that goes on in the next SDU
+        return True
+    except DecodeError:
+        return False
+    return True
