@@ -1,4 +1,5 @@
-"""The one command-line entry point: decode, encode, vectors check, serve, connect, script, run, self-test."""
+"""The one command-line entry point: decode, encode, vectors check, serve, connect, script, run, self-test,
+sensitivity, report, dissector, judge."""
 
 from __future__ import annotations
 
@@ -117,6 +118,13 @@ def _add_report(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     command.add_command(commands)
 
 
+def _add_judge(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `judge` subcommand: every violation in a capture (conformance/judge, docs/judge.md)."""
+    from .judge import command
+
+    command.add_command(commands)
+
+
 def _add_dissector(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The `dissector` subcommand: write the Wireshark plugin generated from the wire declarations."""
 
@@ -164,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.add_commands(commands)
     _add_report(commands)
     _add_dissector(commands)
+    _add_judge(commands)
     return parser
 
 

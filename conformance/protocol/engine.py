@@ -118,7 +118,9 @@ class Session:
     "record" (every violation is kept, once, in `violations`, and the session goes on; see the module
     docstring). Further keyword options go to the protocol's rule checker (e.g. handshake
     `responder_versions`). `history` keeps the last `history_limit` accepted messages (None: all), so
-    a session on a long-running connection holds bounded memory.
+    a session on a long-running connection holds bounded memory. `state` starts the session in another
+    state than the table's initial one: a judge that joins a conversation mid-way (a capture that missed
+    the start) names where it joined.
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class Session:
         on_violation: OnViolation = "raise",
         decoder: Decoder | None = None,
         history_limit: int | None = HISTORY_LIMIT,
+        state: str | None = None,
         **options: Any,
     ) -> None:
         table = TABLES.get(name)
@@ -143,6 +146,8 @@ class Session:
             raise ValueError(f"history_limit must be positive or None, not {history_limit}")
         if on_violation not in ON_VIOLATION:
             raise ValueError(f"on_violation must be one of {ON_VIOLATION}, not {on_violation!r}")
+        if state is not None and state not in {s.name for s in table.states}:
+            raise ValueError(f"{name} has no state {state!r}")
         self.name = name
         self.table: ProtocolTable = table
         self.version = version
@@ -152,7 +157,7 @@ class Session:
         self.on_violation: OnViolation = on_violation
         self._decode: Decoder = decoder if decoder is not None else functools.partial(_wire_decode, version=version)
         self.rules: Rules = (table.rules or Rules)(version=version, **options)
-        self._state = table.initial
+        self._state = table.initial if state is None else state
         self._entered = self.clock.now()
         self._entries = 0
         """How many moves have been taken: names the current stay in a state, for its deadline."""
