@@ -17,7 +17,7 @@ from .model import Egress, Fault, Rewrite
 
 EGRESS_KINDS = ("mode-bit", "protocol-number", "zero-length", "length", "cut-and-close", "cut-and-wait")
 REWRITE_KEYS = {"protocol", "message", "side", "nth", "set", "replace", "drop", "delay", "repeat", "append",
-                "truncate", "reencode", "flip"}  # fmt: skip
+                "truncate", "reencode", "flip", "raw"}  # fmt: skip
 FAULT_KEYS = {"name", "breaks", "role", "mode", "description", "cases", "rewrite", "egress", "chain", "switches",
               "config", "disable", "tolerate"}  # fmt: skip
 CONFIG_KEYS = {"versions", "magic", "peer_sharing", "initiator_only"}
@@ -65,6 +65,7 @@ def _rewrite(entry: Any, where: str) -> Rewrite:
         truncate=entry.get("truncate"),
         reencode=reencode,
         flip=tuple(entry["flip"]) if "flip" in entry else None,  # type: ignore[arg-type]
+        raw=bytes.fromhex(entry["raw"]) if "raw" in entry else None,
     )
 
 

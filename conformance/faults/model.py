@@ -35,6 +35,7 @@ class Rewrite:
     append: bytes = b""  # bytes after the message's own (trailing bytes)
     truncate: int | None = None  # keep only the first n bytes of the message
     flip: tuple[int, int] | None = None  # (offset, mask): XOR one byte of the message
+    raw: bytes | None = None  # the message's bytes replaced by these (a value no declaration can encode)
     reencode: str | None = None  # "definite-lists": indefinite lists written definite
 
     def matches(self, protocol: str, side: str, name: str, count: int) -> bool:

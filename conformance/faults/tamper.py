@@ -80,6 +80,8 @@ def rewritten(rewrite: Rewrite, message: Message) -> list[Message]:
         for key, wanted in rewrite.set.items():
             _set_path(fields, key.split("."), wanted)
         message = Message(message.protocol, message.name, fields)
+    if rewrite.raw is not None:
+        return [Message(message.protocol, message.name, message.fields, rewrite.raw)] * (1 + rewrite.repeat)
     needs_bytes = (
         rewrite.append or rewrite.truncate is not None or rewrite.reencode or rewrite.set or rewrite.flip is not None
     )

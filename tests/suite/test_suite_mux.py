@@ -24,7 +24,7 @@ FAST = "0.02"  # against a peer at scale 1: its limits are 50 times longer than 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
     report = tmp_path_factory.mktemp("mux") / "report"
-    with reference_peer("--port", "0", "--time-scale", SCALE) as where:
+    with reference_peer("--port", "0", "--time-scale", SCALE, "--peer-sharing", "1") as where:
         return run_suite(report, "--peer", f"{where['host']}:{where['port']}", "--time-scale", SCALE, "-k", "test_mux")
 
 
@@ -37,9 +37,9 @@ def test_the_mux_cases_exercise_their_requirements(reference_run: SuiteRun) -> N
     exercised = {r["requirement"] for r in reference_run.records}
     assert {
         "MUX-PROTO-01", "MUX-MODE-01", "MUX-SDU-01", "MUX-SDU-02", "MUX-INGRESS-01",
-        "CS-BYTES-01", "KA-TIME-01", "HS-TIME-01", "CS-PIPE-01",
+        "CS-BYTES-01", "KA-TIME-01", "HS-TIME-01", "CS-PIPE-01", "BF-BYTES-01", "TX-BYTES-01", "PS-BYTES-01",
     } <= exercised  # fmt: skip
-    assert len({r["case"] for r in reference_run.records}) == 17
+    assert len({r["case"] for r in reference_run.records}) == 20
 
 
 def test_a_peer_with_longer_time_limits_fails_hs_time_01_and_ka_time_01(tmp_path: Path) -> None:
