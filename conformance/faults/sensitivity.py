@@ -94,6 +94,7 @@ def _run_initiator(fault: Fault, report: Path, scale: float) -> int:
         report, role="initiator", listen="127.0.0.1:0", magic=suite_magic(), time_scale=scale, profile=None,
         label=fault.name, keyword=fault.cases,
     )  # fmt: skip
+    (report / "listening.json").unlink(missing_ok=True)  # an earlier run's address is no address
     process = subprocess.Popen(command, cwd=suite.CASES, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         where = suite._wait_for_listener(report, process)  # type: ignore[arg-type]
@@ -174,7 +175,11 @@ def update_readme(readme: Path, summary: dict[str, Any]) -> None:
 
 
 def run(report: Path, *, jobs: int, scale: float, names: Sequence[str] = (), baseline: bool = True) -> int:
+    report = report.resolve()  # the suite's processes run in the cases' folder
     faults = [f for f in load_all() if not names or f.name in names]
+    unknown = sorted(set(names) - {f.name for f in faults})
+    if unknown:
+        raise ValueError(f"no such fault: {', '.join(unknown)}")
     started = time.monotonic()
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         verdicts = list(pool.map(lambda f: run_fault(f, report / "faults" / f.name, scale), faults))
@@ -218,7 +223,7 @@ def run(report: Path, *, jobs: int, scale: float, names: Sequence[str] = (), bas
 
 def run_from_args(args: argparse.Namespace) -> int:
     try:
-        code = run(Path(args.report), jobs=args.jobs, scale=args.time_scale, names=args.fault or (),
+        code = run(Path(args.report).resolve(), jobs=args.jobs, scale=args.time_scale, names=args.fault or (),
                    baseline=not args.no_baseline)  # fmt: skip
         if args.update_readme is not None:
             summary = json.loads((Path(args.report) / "sensitivity.json").read_text(encoding="utf-8"))

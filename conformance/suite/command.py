@@ -212,6 +212,7 @@ def self_test_from_args(args: argparse.Namespace) -> int:
             initiator_report, role="initiator", listen="127.0.0.1:0", magic=args.magic, time_scale=scale,
             profile=profile, label="reference-peer initiator", keyword=args.k,
         )  # fmt: skip
+        (initiator_report / "listening.json").unlink(missing_ok=True)  # an earlier run's address is no address
         with _process_passthrough(command) as suite:
             try:
                 where = _wait_for_listener(initiator_report, suite)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -107,6 +108,8 @@ class _RunState:
         )
         report = option("--conformance-report")
         self.report_dir = Path(report) if report else None
+        if self.report_dir is not None:
+            _clear(self.report_dir)
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.evidence_root = (self.report_dir / "evidence") if self.report_dir else self._scratch_dir()
         self.label = option("--conformance-label") or f"{profile.name} {role}"
@@ -154,6 +157,13 @@ class _RunState:
             self._loop.close()
         if self._scratch is not None:
             self._scratch.cleanup()
+
+
+def _clear(report: Path) -> None:
+    """Remove what an earlier run wrote into the report folder, so nothing stale is read as this run's."""
+    for name in ("results.json", "run.json", "listening.json"):
+        (report / name).unlink(missing_ok=True)
+    shutil.rmtree(report / "evidence", ignore_errors=True)
 
 
 async def _noop() -> None:

@@ -122,3 +122,19 @@ def test_egress_faults_change_the_nth_sdu_of_their_protocol_only() -> None:
     assert close and cut == stream[: len(stream) - 2]
     second = EgressTamper([Egress("keep-alive", "mode-bit", nth=2)], NUMBERS)
     assert second(stream)[0] == stream and [s.mode for s in read(second(stream)[0])] == [1, 0]
+
+
+def test_the_readme_table_lists_exactly_the_zoo() -> None:
+    """The README's fault table is written by `sensitivity --update-readme`; a fault added or removed
+    since the last run shows here (run the command again)."""
+    from pathlib import Path
+
+    from conformance.faults.sensitivity import README_BEGIN, README_END
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split(README_BEGIN)[1].split(README_END)[0]
+    rows = [line.split("|")[1:4] for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    listed = {(name.strip(), breaks.strip()) for name, _role, breaks in rows[1:]}
+    assert listed == {(f.name, f.breaks) for f in faults.load_all()}, (
+        "run: ouroboros-conformance sensitivity --update-readme README.md"
+    )

@@ -67,7 +67,7 @@ def check_blocks(case: Case, blocks: list[bytes], points: list[ChainPoint]) -> N
             )
 
 
-@pytest.mark.requirement("BF-RANGE-02", "BF-RANGE-03", "BF-ORDER-01", "BF-BATCH-01", "BF-TIME-01")
+@pytest.mark.requirement("BF-RANGE-02", "BF-RANGE-03", "BF-ORDER-01", "BF-BATCH-01", "BF-TIME-01", "MUX-SDU-03")
 @pytest.mark.area("BFStreaming")
 def test_a_range_streams_every_block_of_it(case: Case) -> None:
     async def body() -> None:

@@ -101,7 +101,7 @@ def test_each_version_alone(case: Case, version: int) -> None:
     case.run(body)
 
 
-@pytest.mark.requirement("HS-ACCEPT-02", "HS-ACCEPT-01", "HS-QUERY-01")
+@pytest.mark.requirement("HS-ACCEPT-02", "HS-ACCEPT-01", "HS-QUERY-01", "MUX-HS-01")  # MUX-HS-01: judged on the answer
 @pytest.mark.area("StConfirm")
 def test_all_versions_accepts_the_highest_common(case: Case) -> None:
     async def body() -> None:
