@@ -33,7 +33,7 @@ def test_the_reference_peer_passes_every_block_fetch_case(peer: str, tmp_path: P
     assert run.returncode == 0, run.output
     assert run.records and {r["outcome"] for r in run.records} == {"passed"}, run.records
     assert {r["requirement"] for r in run.records} == {
-        "BF-RANGE-02", "BF-RANGE-03", "BF-ORDER-01", "BF-BATCH-01", "BF-TIME-01"
+        "BF-RANGE-02", "BF-RANGE-03", "BF-ORDER-01", "BF-BATCH-01", "BF-TIME-01", "MUX-SDU-03"
     }  # fmt: skip
 
 
