@@ -16,14 +16,27 @@ from conformance.wire.errors import DecodeError
 BlockInfo = cardano.BlockInfo
 
 
+_last_block: tuple[Any, BlockInfo | None] = (None, None)  # (bytes object, its BlockInfo), replaced whole
+
+
 def block_info(block: Any) -> BlockInfo | None:
-    """Point, number and predecessor of a block given as `[blockTag, block]` bytes, or None."""
+    """Point, number and predecessor of a block given as `[blockTag, block]` bytes, or None.
+
+    A rule's check and its commit ask for the same block in turn: the answer for the last bytes object
+    (immutable, compared by identity) is kept, so each block is read once."""
     if not isinstance(block, (bytes, bytearray)):
         return None
+    global _last_block
+    last = _last_block  # one read: the pair is replaced whole, so another thread never tears it
+    if isinstance(block, bytes) and block is last[0]:
+        return last[1]
     try:
-        return cardano.block_info(bytes(block))
+        info = cardano.block_info(bytes(block))
     except DecodeError:
-        return None
+        info = None
+    if isinstance(block, bytes):
+        _last_block = (block, info)
+    return info
 
 
 def tx_id(tx: Any) -> tuple[int, bytes] | None:
