@@ -9,13 +9,17 @@ plugin feeds them the case's findings, so the grades are tested without a peer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from conformance.protocol import catalogue
+from conformance.report.outcomes import worst
+from conformance.report.run import Record
+from conformance.report.schema import OUTCOMES
 
 from .profile import PeerProfile
 
+# results.json's record, its outcomes and which one wins are the report's (conformance/report): one home.
 PASSED, FAILED, NON_STRICT, INFORMATIONAL, UNSUPPORTED, XFAIL = (
     "passed",
     "failed",
@@ -24,8 +28,8 @@ PASSED, FAILED, NON_STRICT, INFORMATIONAL, UNSUPPORTED, XFAIL = (
     "unsupported",
     "xfail",
 )
-OUTCOMES = (PASSED, FAILED, NON_STRICT, INFORMATIONAL, UNSUPPORTED, XFAIL)
-_RANK = {PASSED: 0, INFORMATIONAL: 1, UNSUPPORTED: 2, NON_STRICT: 3, XFAIL: 4, FAILED: 5}
+
+__all__ = ["OUTCOMES", "Finding", "Record", "grade", "must_failed", "worst"]
 
 
 @dataclass(frozen=True)
@@ -36,28 +40,6 @@ class Finding:
     severity: str  # MUST, SHOULD or informational (of the finding, not always of the requirement)
     protocol: str
     message: str
-
-
-@dataclass(frozen=True)
-class Record:
-    """One row of results.json."""
-
-    case: str
-    protocol: str
-    requirement: str
-    severity: str
-    outcome: str
-    message: str
-    evidence: str | None
-    duration: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def worst(outcomes: Iterable[str]) -> str:
-    """The outcome that decides: failed over xfail over non-strict over ... over passed."""
-    return max(outcomes, key=_RANK.__getitem__, default=PASSED)
 
 
 def _protocol_of(requirement: str, mode: str) -> str:

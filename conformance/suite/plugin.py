@@ -16,6 +16,7 @@ With `--conformance-report DIR` the run writes DIR/results.json, DIR/run.json an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import shutil
@@ -368,7 +369,7 @@ def _write(state: _RunState) -> None:
     }
     check_run_info(run)  # the report's input contract, checked where it is written
     (state.report_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    records = [record.as_dict() for record in state.records]
+    records = [dataclasses.asdict(record) for record in state.records]
     for record in records:
         check_record(record)
     (state.report_dir / "results.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.suite import profile
-from conformance.suite.grading import OUTCOMES, Finding, grade, must_failed, worst
+from conformance.suite.grading import OUTCOMES, Finding, grade, must_failed
 
 
 def outcomes(records):  # type: ignore[no-untyped-def]
@@ -78,10 +78,15 @@ def test_a_known_deviation_is_xfail_and_one_that_no_longer_fails_says_so() -> No
     assert outcomes(elsewhere) == {"CS-PIPE-02": "failed"}
 
 
-def test_worst_outcome_decides() -> None:
-    assert worst(["passed", "non-strict", "failed", "xfail"]) == "failed"
-    assert worst(["passed", "unsupported"]) == "unsupported"
-    assert worst([]) == "passed"
+def test_the_worst_finding_of_a_requirement_decides() -> None:
+    """Several findings against one requirement: a broken MUST outweighs a broken SHOULD, which outweighs a
+    note (the report's order of outcomes, conformance/report/outcomes.py)."""
+    must = Finding("CS-TIP-01", "MUST", "chain-sync", "m")
+    should = Finding("CS-TIP-01", "SHOULD", "chain-sync", "s")
+    note = Finding("CS-TIP-01", "informational", "chain-sync", "n")
+    assert outcomes(grade("t.py::c", ("CS-TIP-01",), [note, should, must])) == {"CS-TIP-01": "failed"}
+    assert outcomes(grade("t.py::c", ("CS-TIP-01",), [note, should])) == {"CS-TIP-01": "non-strict"}
+    assert outcomes(grade("t.py::c", ("CS-TIP-01",), [note])) == {"CS-TIP-01": "informational"}
     assert set(OUTCOMES) == {"passed", "failed", "non-strict", "informational", "unsupported", "xfail"}
 
 
