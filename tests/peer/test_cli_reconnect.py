@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from conformance import faults
 from conformance.cli import main
-from conformance.peer import keep_alive
 from conformance.peer.defaults import default_behaviours
 from conformance.peer.node import PeerConfig, Server, serve
 from conformance.peer.reconnect import reconnect
@@ -77,21 +77,11 @@ def test_a_refused_handshake_is_no_violation_and_the_initiator_comes_back() -> N
     run(main())
 
 
-class WrongCookie(keep_alive.KeepAliveServer):
-    def on_message(self, message):  # type: ignore[no-untyped-def]
-        actions = super().on_message(message)
-        if message.name == "MsgKeepAlive":
-            actions[0].message.fields["cookie"] = (message.fields["cookie"] + 1) % 65536
-        return actions
-
-
 def test_the_remotes_violations_are_kept_and_fail_the_run() -> None:
     async def main() -> None:
-        behaviours = dict(default_behaviours("node-to-node", "responder"))
-        behaviours[("keep-alive", "responder")] = lambda negotiated: WrongCookie()
-        server = await serve(
-            "127.0.0.1", 0, responder(behaviours=behaviours, disabled_rules=frozenset({"KA-COOKIE-01"}))
-        )
+        fault = faults.find("ka-wrong-cookie")  # the zoo's: every cookie answered plus one
+        config = responder(behaviours=faults.behaviours(fault, "node-to-node", "responder"))
+        server = await serve("127.0.0.1", 0, faults.configure(fault, config))
         stopper = asyncio.get_running_loop().call_later(1.0, server.stop)
         result = await reconnect("127.0.0.1", server.port, initiator(), seconds=30, refused_for=0.3)
         stopper.cancel()

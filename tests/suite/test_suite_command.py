@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.peer.node import PeerConfig
-
 from .harness import PeerOnThread, free_port, reference_peer
-from .test_suite_keep_alive import WrongCookie
+from .test_suite_keep_alive import wrong_cookie_peer
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -39,11 +37,7 @@ def test_a_conformant_peer_exits_0_with_every_report_file(tmp_path: Path) -> Non
 
 
 def test_a_broken_must_exits_1(tmp_path: Path) -> None:
-    config = PeerConfig(
-        behaviours={("keep-alive", "responder"): lambda negotiated: WrongCookie()},
-        disabled_rules=frozenset({"KA-COOKIE-01"}),
-    )
-    with PeerOnThread(config) as peer:
+    with PeerOnThread(wrong_cookie_peer()) as peer:
         done = run("--peer", peer.address, "--report", str(tmp_path / "out"), "-k", "keep_alive")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "KA-COOKIE-01" in done.stdout

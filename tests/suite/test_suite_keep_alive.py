@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from conformance.peer import keep_alive
+from conformance import faults
 from conformance.peer.node import PeerConfig
 
 from .harness import PeerOnThread, reference_peer, run_suite
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def wrong_cookie_peer() -> PeerConfig:
+    """The reference peer answering every MsgKeepAlive with the cookie plus one: the zoo's ka-wrong-cookie."""
+    fault = faults.find("ka-wrong-cookie")
+    return faults.configure(fault, PeerConfig(behaviours=faults.behaviours(fault, "node-to-node", "responder")))
 
 
 def test_the_reference_peer_passes_every_keep_alive_case(tmp_path: Path) -> None:
@@ -23,21 +29,8 @@ def test_the_reference_peer_passes_every_keep_alive_case(tmp_path: Path) -> None
     assert {"KA-COOKIE-01", "KA-RESP-01", "KA-TIME-01", "KA-AGENCY-01"} <= {r["requirement"] for r in run.records}
 
 
-class WrongCookie(keep_alive.KeepAliveServer):
-    """A faulty server: answers every MsgKeepAlive with the cookie plus one."""
-
-    def on_message(self, message):  # type: ignore[no-untyped-def]
-        actions = super().on_message(message)
-        if message.name == "MsgKeepAlive":
-            actions[0].message.fields["cookie"] = (message.fields["cookie"] + 1) % 65536
-        return actions
-
-
 def test_a_server_that_echoes_the_wrong_cookie_fails_ka_cookie_01(tmp_path: Path) -> None:
-    config = PeerConfig(
-        behaviours={("keep-alive", "responder"): lambda negotiated: WrongCookie()},
-        disabled_rules=frozenset({"KA-COOKIE-01"}),
-    )
+    config = wrong_cookie_peer()
     with PeerOnThread(config) as peer:
         run = run_suite(tmp_path / "report", "--peer", peer.address, "-k", "keep_alive")
     assert run.returncode == 1, run.output

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.peer import keep_alive
 from conformance.peer.defaults import default_behaviours
 from conformance.peer.handshake import N2N
 from conformance.peer.node import PeerConfig
 
 from .harness import PeerOnThread, SuiteRun, reference_peer, run_suite
+from .test_suite_keep_alive import wrong_cookie_peer
 
 pytestmark = pytest.mark.timeout(300)
 SCALE = "0.05"
@@ -51,25 +51,8 @@ def test_a_peer_with_longer_time_limits_fails_hs_time_01_and_ka_time_01(tmp_path
     assert all("stayed open" in r["message"] for r in run.records if r["outcome"] == "failed"), run.records
 
 
-class WrongCookie(keep_alive.KeepAliveServer):
-    """A faulty server: answers every MsgKeepAlive with the cookie plus one."""
-
-    def on_message(self, message):  # type: ignore[no-untyped-def]
-        actions = super().on_message(message)
-        if message.name == "MsgKeepAlive":
-            actions[0].message.fields["cookie"] = (message.fields["cookie"] + 1) % 65536
-        return actions
-
-
 def test_split_and_coalesced_keepalive_answers_are_checked(tmp_path: Path) -> None:
-    config = PeerConfig(
-        behaviours={
-            **default_behaviours(N2N, "responder"),
-            ("keep-alive", "responder"): lambda negotiated: WrongCookie(),
-        },
-        disabled_rules=frozenset({"KA-COOKIE-01"}),
-    )
-    with PeerOnThread(config) as peer:
+    with PeerOnThread(wrong_cookie_peer()) as peer:
         run = run_suite(tmp_path / "report", "--peer", peer.address, "-k", "test_mux and (small_sdus or two_protocols)")
     assert run.returncode == 1, run.output
     assert run.failed() == {"KA-COOKIE-01"}, run.records
