@@ -15,12 +15,13 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import dpkt
+from peer.connection_helpers import until  # the tests' one bounded poll (tests/peer/)
 
 from conformance.peer import local_tx_submission
 from conformance.peer.chain import ChainStore
@@ -52,15 +53,6 @@ class Capture:
 def run(coro: Awaitable[T], timeout: float = 40.0) -> T:
     """Run one capture's coroutine, bounded."""
     return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:
-    """Poll `predicate` until it holds or `timeout` passes."""
-    for _ in range(int(timeout / step)):
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return predicate()
 
 
 def _files(directory: Path, port: int) -> Capture:

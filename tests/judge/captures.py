@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dpkt
+from peer.connection_helpers import until  # the tests' one bounded poll (tests/peer/)
 
 from conformance.peer import keep_alive
 from conformance.peer.node import PeerConfig, Server, connect, serve
@@ -19,15 +20,6 @@ from conformance.wire.mux import HEADER_SIZE
 
 KEEP_ALIVE_PROTOCOL = 8
 FIN, SYN, RST, PUSH, ACK = dpkt.tcp.TH_FIN, dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST, dpkt.tcp.TH_PUSH, dpkt.tcp.TH_ACK
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:
-    """Poll `predicate` until it holds or `timeout` passes (bounded: at most timeout/step checks)."""
-    for _ in range(int(timeout / step)):
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return predicate()
 
 
 def run(coro: Awaitable[Any], timeout: float = 30.0) -> Any:
