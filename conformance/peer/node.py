@@ -150,11 +150,7 @@ class Server:
             self.refused += 1
             writer.close()
             return
-        sock = writer.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        local, remote = _ends(writer)
-        connection = Connection(reader, writer, self.config, "responder", local=local, remote=remote)
+        connection = adopt(reader, writer, self.config)
         self.connections.append(connection)
         if len(self.connections) > self.KEEP_CLOSED:
             self.connections = [c for c in self.connections if not c.closed.done()] or self.connections[-1:]
