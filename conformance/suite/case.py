@@ -24,7 +24,7 @@ from conformance.peer.connection import CloseInfo, Connection, ConnectionClosed
 from conformance.protocol import Violation, catalogue
 from conformance.wire import Message
 
-from .grading import Finding
+from .grading import Finding, protocol_of
 from .loop import SuiteLoop
 from .profile import PeerProfile
 
@@ -227,7 +227,8 @@ class Case:
     def check(self, requirement: str, ok: bool, message: str) -> bool:
         """Record `message` against `requirement` (at its catalogue severity) unless `ok`; go on either way."""
         if not ok:
-            self.findings.append(Finding(requirement, _severity(requirement), self._protocol_for(requirement), message))
+            severity = catalogue.severity(requirement)
+            self.findings.append(Finding(requirement, severity, self._protocol_for(requirement), message))
         return ok
 
     def fail(self, requirement: str, message: str) -> NoReturn:
@@ -329,15 +330,8 @@ class Case:
             raise AssertionError("\n".join(f"{f.requirement}: {f.message}" for f in broken))
 
     def _protocol_for(self, requirement: str) -> str:
-        from .grading import _protocol_of
-
         known = catalogue.load()
-        return _protocol_of(requirement, self.mode) if requirement in known else self._protocol
-
-
-def _severity(requirement: str) -> str:
-    known = catalogue.load()
-    return known[requirement].severity if requirement in known else "MUST"
+        return protocol_of(requirement, self.mode) if requirement in known else self._protocol
 
 
 def _main_protocol(requirements: tuple[str, ...]) -> str:

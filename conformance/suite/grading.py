@@ -42,7 +42,7 @@ class Finding:
     message: str
 
 
-def _protocol_of(requirement: str, mode: str) -> str:
+def protocol_of(requirement: str, mode: str) -> str:
     """The protocol a requirement belongs to, in the case's mode when it spans both handshakes."""
     protocols = catalogue.load()[requirement].protocols
     for name in protocols:
@@ -81,7 +81,7 @@ def grade(
     records = []
     for requirement, found in by_requirement.items():
         severity = known[requirement].severity if requirement in known else "MUST"
-        protocol = found[0].protocol if found else _protocol_of(requirement, mode) if requirement in known else "mux"
+        protocol = found[0].protocol if found else protocol_of(requirement, mode) if requirement in known else "mux"
         if unsupported is not None:
             outcome, message = UNSUPPORTED, unsupported
         elif not_run is not None:
