@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.peer.node import MAINNET_MAGIC
 from conformance.suite import command as suite
 
 from . import load_all
@@ -52,13 +53,6 @@ def judge(fault: Fault, records: Sequence[dict[str, Any]]) -> str:
     return ELSEWHERE if found else MISSED
 
 
-def _serve_args(fault: Fault, scale: float, where: str) -> list[str]:
-    base = [sys.executable, "-m", "conformance", "serve", "--fault", fault.name, "--time-scale", repr(scale)]
-    if fault.mode == "node-to-client":
-        return [*base, "--socket", where]
-    return [*base, "--port", "0", "--peer-sharing", "1"]
-
-
 def run_fault(fault: Fault, report: Path, scale: float) -> Verdict:
     """One fault: its faulty peer in a process, the suite's cases for it in another."""
     started = time.monotonic()
@@ -78,41 +72,26 @@ def run_fault(fault: Fault, report: Path, scale: float) -> Verdict:
 
 def _run_responder(fault: Fault, report: Path, scale: float) -> int:
     with tempfile.TemporaryDirectory(prefix="fault-") as scratch:
-        socket = str(Path(scratch) / "node.socket")
-        with suite._process(_serve_args(fault, scale, socket), "serve --fault") as peer:
-            where = suite._listening(peer, f"the faulty peer {fault.name}")
-            address = f"{where['host']}:{where['port']}" if "port" in where else None
+        n2c = fault.mode == "node-to-client"
+        where = ["--socket", str(Path(scratch) / "node.socket")] if n2c else ["--port", "0", "--peer-sharing", "1"]
+        with suite.running(suite.serve_command(scale, "--fault", fault.name, *where)) as peer:
+            address = suite.listening(peer, f"the faulty peer {fault.name}")
             command = suite.suite_arguments(
-                report, role="responder", peer=address, socket=where.get("socket"), magic=suite_magic(),
-                time_scale=scale, profile=None, label=fault.name, keyword=fault.cases,
+                report, role="responder", socket=address.get("socket"), magic=MAINNET_MAGIC, time_scale=scale,
+                peer=f"{address['host']}:{address['port']}" if "port" in address else None,
+                profile=None, label=fault.name, keyword=fault.cases,
             )  # fmt: skip
             return subprocess.run(command, cwd=suite.CASES, capture_output=True, timeout=FAULT_RUN_TIMEOUT).returncode
 
 
 def _run_initiator(fault: Fault, report: Path, scale: float) -> int:
     command = suite.suite_arguments(
-        report, role="initiator", listen="127.0.0.1:0", magic=suite_magic(), time_scale=scale, profile=None,
+        report, role="initiator", listen="127.0.0.1:0", magic=MAINNET_MAGIC, time_scale=scale, profile=None,
         label=fault.name, keyword=fault.cases,
     )  # fmt: skip
-    (report / "listening.json").unlink(missing_ok=True)  # an earlier run's address is no address
-    process = subprocess.Popen(command, cwd=suite.CASES, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        where = suite._wait_for_listener(report, process)  # type: ignore[arg-type]
-        dial = [
-            sys.executable, "-m", "conformance", "connect", f"{where['host']}:{where['port']}", "--fault", fault.name,
-            "--reconnect", str(int(FAULT_RUN_TIMEOUT)), "--headers", "20", "--txs", "21", "--peer-sharing", "1",
-            "--time-scale", repr(scale),
-        ]  # fmt: skip
-        with suite._process(dial, "connect --fault"):
+    with suite.listening_suite(command, report, output=subprocess.DEVNULL) as (where, process):
+        with suite.running(suite.dial_command(where, scale, FAULT_RUN_TIMEOUT, "--fault", fault.name)):
             return process.wait(FAULT_RUN_TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-
-
-def suite_magic() -> int:
-    return 764824073
 
 
 def false_alarms(report: Path, scale: float) -> tuple[list[dict[str, Any]], int, float]:

@@ -143,8 +143,12 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _process(arguments: list[str], what: str) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def running(
+    arguments: list[str], *, output: int | None = subprocess.PIPE, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A process that is stopped (terminated, then killed) when the block ends. `output`: PIPE (a `serve`
+    whose first line `listening` reads), DEVNULL, or None for our own terminal."""
+    process = subprocess.Popen(arguments, stdout=output, stderr=output, text=True, cwd=cwd)
     try:
         yield process
     finally:
@@ -157,7 +161,7 @@ def _process(arguments: list[str], what: str) -> Iterator[subprocess.Popen[str]]
                 process.wait(10)
 
 
-def _listening(process: subprocess.Popen[str], what: str) -> dict[str, Any]:
+def listening(process: subprocess.Popen[str], what: str) -> dict[str, Any]:
     """The {"listening": ...} line a `serve` process prints first."""
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -167,21 +171,42 @@ def _listening(process: subprocess.Popen[str], what: str) -> dict[str, Any]:
     return dict(json.loads(line)["listening"])
 
 
-def _serve(scale: float, *more: str) -> list[str]:
+def serve_command(scale: float, *more: str) -> list[str]:
+    """The reference peer as a responder process (`serve`), with the run's time scale."""
     return [sys.executable, "-m", "conformance", "serve", "--time-scale", repr(scale), *more]
 
 
-def _wait_for_listener(report: Path, suite: subprocess.Popen[str]) -> dict[str, Any]:
+def dial_command(where: dict[str, Any], scale: float, seconds: float, *more: str) -> list[str]:
+    """The reference peer as the tested initiator: `connect --reconnect` to the suite's listener, following
+    20 headers, offering 21 golden transactions and peer sharing on each connection."""
+    return [
+        sys.executable, "-m", "conformance", "connect", f"{where['host']}:{where['port']}",
+        "--reconnect", str(int(seconds)), "--headers", "20", "--txs", "21", "--peer-sharing", "1",
+        "--time-scale", repr(scale), *more,
+    ]  # fmt: skip
+
+
+@contextmanager
+def listening_suite(
+    command: list[str], report: Path, *, output: int | None
+) -> Iterator[tuple[dict[str, Any], subprocess.Popen[str]]]:
+    """An initiator-role suite process (`command`), running until the block ends; yields where it listens
+    (the plugin writes REPORT/listening.json once it does) and the process. RuntimeError if it never listens."""
     marker = report / "listening.json"
-    deadline = time.monotonic() + LISTEN_WAIT
-    while time.monotonic() < deadline and suite.poll() is None:
-        if marker.exists():
-            try:
-                return dict(json.loads(marker.read_text(encoding="utf-8")))
-            except ValueError:
-                pass  # written in this instant: read it again
-        time.sleep(0.05)
-    raise RuntimeError("the suite did not start listening for the initiator")
+    marker.unlink(missing_ok=True)  # an earlier run's address is no address
+    with running(command, output=output, cwd=CASES) as suite:
+        deadline = time.monotonic() + LISTEN_WAIT
+        while time.monotonic() < deadline and suite.poll() is None:
+            if marker.exists():
+                try:
+                    where = dict(json.loads(marker.read_text(encoding="utf-8")))
+                except ValueError:
+                    where = {}  # written in this instant: read it again
+                if where:
+                    yield where, suite
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("the suite did not start listening for the initiator")
 
 
 def self_test_from_args(args: argparse.Namespace) -> int:
@@ -195,11 +220,11 @@ def self_test_from_args(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="conformance-") as scratch:
         socket = str(Path(scratch) / "node.socket")
         with (
-            _process(_serve(scale, "--port", "0", "--peer-sharing", "1"), "serve") as n2n,
-            _process(_serve(scale, "--socket", socket), "serve --socket") as n2c,
+            running(serve_command(scale, "--port", "0", "--peer-sharing", "1")) as n2n,
+            running(serve_command(scale, "--socket", socket)) as n2c,
         ):
-            tcp = _listening(n2n, "the reference peer (node-to-node)")
-            _listening(n2c, "the reference peer (node-to-client)")
+            tcp = listening(n2n, "the reference peer (node-to-node)")
+            listening(n2c, "the reference peer (node-to-client)")
             print(f"== the reference peer as responder: {tcp['host']}:{tcp['port']} and {socket}", flush=True)
             command = suite_arguments(
                 responder_report, role="responder", peer=f"{tcp['host']}:{tcp['port']}", socket=socket,
@@ -212,40 +237,18 @@ def self_test_from_args(args: argparse.Namespace) -> int:
             initiator_report, role="initiator", listen="127.0.0.1:0", magic=args.magic, time_scale=scale,
             profile=profile, label="reference-peer initiator", keyword=args.k,
         )  # fmt: skip
-        (initiator_report / "listening.json").unlink(missing_ok=True)  # an earlier run's address is no address
-        with _process_passthrough(command) as suite:
-            try:
-                where = _wait_for_listener(initiator_report, suite)
-            except RuntimeError as error:
-                suite.terminate()
-                suite.wait(10)
-                print(f"error: {error}", file=sys.stderr)
-                codes.append(EXIT_USAGE)
-            else:
-                dial = [
-                    sys.executable, "-m", "conformance", "connect", f"{where['host']}:{where['port']}",
-                    "--reconnect", "600", "--headers", "20", "--txs", "21", "--peer-sharing", "1",
-                    "--time-scale", repr(scale), "--magic", str(args.magic),
-                ]  # fmt: skip
-                with _process(dial, "connect --reconnect"):
+        try:
+            with listening_suite(command, initiator_report, output=None) as (where, suite):
+                with running(dial_command(where, scale, 600, "--magic", str(args.magic))):
                     code = suite.wait()
-                codes.append(verdict(initiator_report, code))
+            codes.append(verdict(initiator_report, code))
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            codes.append(EXIT_USAGE)
     if any(code == EXIT_USAGE for code in codes):
         return EXIT_USAGE
     render([responder_report, initiator_report], out)
     return max(codes)
-
-
-@contextmanager
-def _process_passthrough(arguments: list[str]) -> Iterator[subprocess.Popen[str]]:
-    """A process whose output goes to our terminal (the suite's progress lines)."""
-    process = subprocess.Popen(arguments, text=True, cwd=CASES)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(10)
 
 
 def add_commands(commands: Any) -> None:
