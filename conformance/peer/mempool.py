@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .txwire import ERAS, DecodeError, GenTx, Tag, blake2b_256, decode_item, encode_item
+from .txwire import ERAS, DecodeError, GenTx, Tag, decode_item, encode_item, gentx_digest
 
 DEFAULT_CAPACITY = 2 * 90_112
 """Bytes: the node's default mempool capacity is twice the maximum block body size (mainnet 90,112)."""
@@ -92,29 +92,16 @@ def identify(gentx: bytes) -> Identified:
     except (DecodeError, TypeError, ValueError) as error:
         raise MalformedTx(RejectReason.MALFORMED, f"not a GenTx: {error}") from None
     era = int(wrapped["era"])
-    if era == 0:
-        return _identify_byron(wrapped)
-    inner = bytes(wrapped["tx"])
-    try:
-        transaction, _ = decode_item(inner)
-    except DecodeError as error:
-        raise MalformedTx(RejectReason.MALFORMED, f"the tag-24 content is not CBOR: {error}", era) from None
-    if not isinstance(transaction, list) or not transaction:
-        raise MalformedTx(RejectReason.MALFORMED, "the transaction is not [body, witnesses, ...]", era)
-    digest = blake2b_256(encode_item(transaction[0]))
-    return Identified(encode_item([era, digest]), (era, digest), era, len(inner))
-
-
-def _identify_byron(wrapped: dict[str, object]) -> Identified:
     inner = wrapped["tx"]
-    if not isinstance(inner, dict) or inner.get("byron_kind") != 0:
+    if era == 0 and (not isinstance(inner, dict) or inner.get("byron_kind") != 0):
         raise MalformedTx(RejectReason.UNSUPPORTED, "only plain Byron transactions (kind 0) are kept", 0)
-    payload = bytes(inner["payload"])  # type: ignore[arg-type]
-    item, _ = decode_item(payload)
-    if not isinstance(item, list) or len(item) != 2:
-        raise MalformedTx(RejectReason.MALFORMED, "a Byron transaction is [tx, witnesses]", 0)
-    digest = blake2b_256(encode_item(item[0]))
-    return Identified(encode_item([0, [0, digest]]), (0, digest), 0, len(payload))
+    try:
+        digest = gentx_digest(wrapped)
+    except DecodeError as error:
+        raise MalformedTx(RejectReason.MALFORMED, f"no transaction id: {error}", era) from None
+    if era == 0:
+        return Identified(encode_item([0, [0, digest]]), (0, digest), 0, len(inner["payload"]))
+    return Identified(encode_item([era, digest]), (era, digest), era, len(inner))
 
 
 def txid_hash(txid: bytes) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from conformance.protocol.tx_submission2 import MAX_TX_SIZE_DISCREPANCY, MAX_UNACKED
 from conformance.wire import decode, encode
-from conformance.wire.cardano import ChainPoint, blake2b_256, gentx_id
+from conformance.wire.cardano import ChainPoint, blake2b_256, gentx_digest, gentx_id
 from conformance.wire.cbor import Tag, decode_item, encode_item
 from conformance.wire.common import ERAS, GenTx
 from conformance.wire.errors import DecodeError
@@ -36,6 +36,7 @@ __all__ = [
     "ChainPoint",
     "Tag",
     "blake2b_256",
+    "gentx_digest",
     "decode",
     "decode_item",
     "encode",

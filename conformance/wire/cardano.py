@@ -8,6 +8,7 @@ epoch` (an EBB takes the first slot of its epoch); `k` is 2160 on mainnet, prepr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,15 +158,21 @@ def gentx_id(gentx: bytes) -> dict[str, Any]:
 
     item, _ = decode_item(gentx)
     wrapped = GenTx.from_item(item, "$")
+    return {"era": wrapped["era"], "id": gentx_digest(wrapped)}
+
+
+def gentx_digest(wrapped: Mapping[str, Any]) -> bytes:
+    """The id hash of a GenTx as `GenTx` decodes it: of the tx body's exact bytes, or of a plain Byron
+    transaction's `Tx`. ShapeMismatch (a DecodeError) when the transaction inside has no such part."""
     if wrapped["era"] == 0:
         inner = wrapped["tx"]
-        if not isinstance(inner, dict) or inner.get("byron_kind") != 0:
+        if not isinstance(inner, Mapping) or inner.get("byron_kind") != 0:
             raise ShapeMismatch("a plain Byron transaction (kind 0)", path="$[1]")
         byron, _ = decode_item(bytes(inner["payload"]))
         if not isinstance(byron, list) or len(byron) != 2:
             raise ShapeMismatch("a Byron transaction [tx, witnesses]", path="$[1]")
-        return {"era": 0, "id": blake2b_256(encode_item(byron[0]))}
+        return blake2b_256(encode_item(byron[0]))
     transaction, _ = decode_item(bytes(wrapped["tx"]))
     if not isinstance(transaction, list) or not transaction:
         raise ShapeMismatch("a transaction [body, witnesses, ...] inside the tag-24 wrapper", path="$[1]")
-    return {"era": wrapped["era"], "id": blake2b_256(encode_item(transaction[0]))}
+    return blake2b_256(encode_item(transaction[0]))
