@@ -1,9 +1,9 @@
 """Import an external vector collection into vectors/, bytes untouched and provenance kept.
 
 A maintainer tool, the one thing that reads outside the repository, and only when run by hand:
-`python tools/import_vectors.py [EXTERNAL_DIR]`, where EXTERNAL_DIR (default `../shared/vectors-external`
-beside the checkout, where the collection was imported from) holds the external YAML files and their
-SOURCES.md and NOTES.md (copied to vectors/external/). Nothing else in the project reads it: the imported
+`python tools/import_vectors.py EXTERNAL_DIR`, where EXTERNAL_DIR (a copy of the collection, which lives
+outside the repository; vectors/external/SOURCES.md says where it comes from) holds the external YAML files
+and their SOURCES.md and NOTES.md (copied to vectors/external/). Nothing else in the project reads it: the imported
 vectors live in vectors/. Imported entries are regenerated each run; entries with `source: ours` already in
 a target file are kept as they are.
 The decoded `fields` written here come from our decoder: the golden tests check them against cbor2's
@@ -24,7 +24,6 @@ from conformance.golden import abbreviate
 
 ROOT = Path(__file__).resolve().parent.parent  # this tool runs from the checkout and writes into it
 VECTORS = ROOT / "vectors"
-DEFAULT_EXTERNAL = ROOT.parent / "shared" / "vectors-external"
 EXTERNAL_RECORDS = VECTORS / "external"
 PROVENANCE_RECORDS = ("SOURCES.md", "NOTES.md")
 LARGE = 60_000
@@ -170,13 +169,7 @@ def main(external: Path) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "external",
-        nargs="?",
-        type=Path,
-        default=DEFAULT_EXTERNAL,
-        help=f"the external vectors folder (default: {DEFAULT_EXTERNAL})",
-    )
+    parser.add_argument("external", type=Path, help="the external vectors folder (its *.yaml, SOURCES.md, NOTES.md)")
     folder = parser.parse_args().external
     if not any(folder.glob("*.yaml")):
         parser.error(f"no external vector files (*.yaml) in {folder}")
