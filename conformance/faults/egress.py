@@ -4,13 +4,12 @@ changed one at a time. The reference peer's egress writes whole SDUs, so a write
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping, Sequence
 
-from .model import Egress
+from conformance.peer.mux_io import header
+from conformance.wire.mux import decode_sdu
 
-HEADER = struct.Struct(">IHH")
-MODE_BIT = 0x8000
+from .model import Egress
 
 
 class EgressTamper:
@@ -26,30 +25,28 @@ class EgressTamper:
             return b"", False
         out = bytearray()
         at = 0
-        while at + HEADER.size <= len(data):
-            stamp, word, length = HEADER.unpack_from(data, at)
-            sdu = data[at : at + HEADER.size + length]
-            at += HEADER.size + length
-            number = word & ~MODE_BIT
+        while at < len(data):
+            start = at
+            sdu, at = decode_sdu(data, at)  # our own writes: whole, well-formed SDUs
+            number, payload = sdu.protocol, sdu.payload
             self._counts[number] = self._counts.get(number, 0) + 1
             fault = next((f for n, f in self._faults if n == number and f.nth == self._counts[number]), None)
             if fault is None:
-                out += sdu
+                out += data[start:at]
                 continue
-            payload = sdu[HEADER.size :]
+            stamp, mode, length = sdu.timestamp, sdu.mode, len(payload)
             if fault.kind == "mode-bit":
-                out += HEADER.pack(stamp, word ^ MODE_BIT, length) + payload
+                out += header(stamp, number, 1 - mode, length) + payload
             elif fault.kind == "protocol-number":
-                out += HEADER.pack(stamp, (word & MODE_BIT) | fault.value, length) + payload
+                out += header(stamp, fault.value, mode, length) + payload
             elif fault.kind == "zero-length":
-                out += HEADER.pack(stamp, word, 0) + HEADER.pack(stamp, word, length) + payload
+                out += header(stamp, number, mode, 0) + header(stamp, number, mode, length) + payload
             elif fault.kind == "length":
-                out += HEADER.pack(stamp, word, fault.value) + payload  # a header that lies about its length
+                out += header(stamp, number, mode, fault.value) + payload  # a header that lies about its length
             elif fault.kind in ("cut-and-close", "cut-and-wait"):
-                out += HEADER.pack(stamp, word, length) + payload[: fault.value]
+                out += header(stamp, number, mode, length) + payload[: fault.value]
                 self._silent = True
                 return bytes(out), fault.kind == "cut-and-close"
             else:  # the loader admits no other kind
                 raise ValueError(f"unknown egress fault {fault.kind!r}")
-        out += data[at:]
         return bytes(out), False
