@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from conformance.peer import node
 from conformance.peer.connection import CloseInfo, Connection, ConnectionClosed
+from conformance.peer.transcript import RECEIVED
 from conformance.protocol import Violation, catalogue
 from conformance.wire import Message
 
@@ -35,6 +36,11 @@ LONG_WAIT = 30.0
 """Seconds of scaled protocol time a case may wait; longer waits need a smaller --time-scale."""
 ACCEPT_WITHIN = 30.0
 """Seconds an initiator-role case waits for the tested initiator to (re)connect."""
+STALE_AFTER = 0.5
+"""Share of the initiator's handshake limit (node.HANDSHAKE_WAIT, scaled) after which a queued socket may
+have been given up: the initiator started its clock when it proposed, and our answer comes only now."""
+ABANDON_GRACE = 0.25
+"""Seconds a case watches a stale socket, once answered, for the close of an initiator that gave up on it."""
 
 
 class CaseFailed(AssertionError):
@@ -163,7 +169,7 @@ class Case:
         deadline = asyncio.get_running_loop().time() + within
         while True:
             left = max(deadline - asyncio.get_running_loop().time(), 0.001)
-            connection: Connection = await self._listener.take(config, left)
+            connection, waited = await self._listener.take(config, left)
             self.connections.append(connection)
             if not config.handshake:
                 return connection
@@ -173,7 +179,12 @@ class Case:
             except TimeoutError:
                 self.fail("HS-TIME-01", f"the initiator proposed no versions within {wait:g} s of connecting")
             if connection.closed.done() and connection.bytes_received == 0:
+                self.connections.remove(connection)
                 continue  # a socket the initiator abandoned while it waited for this case: take the next
+            stale = waited >= STALE_AFTER * node.HANDSHAKE_WAIT * config.time_scale
+            if stale and await _abandoned(connection):
+                self.connections.remove(connection)
+                continue  # it proposed, waited past its limit for our answer and gave up: no fault of its own
             return connection
 
     def _negotiated(self, connection: Connection) -> None:
@@ -332,6 +343,16 @@ class Case:
     def _protocol_for(self, requirement: str) -> str:
         known = catalogue.load()
         return protocol_of(requirement, self.mode) if requirement in known else self._protocol
+
+
+async def _abandoned(connection: Connection) -> bool:
+    """Whether the initiator closed this (stale) socket without a word after its proposal: the close of a
+    node whose handshake limit passed while the socket waited for a case, not a close on our answer."""
+    info = await connection.wait_closed(ABANDON_GRACE)
+    if info is None or info.by != "remote" or connection.violations:
+        return False
+    said = (e.protocol for e in connection.transcript if e.kind == "message" and e.direction == RECEIVED)
+    return all(protocol == "handshake" for protocol in said)
 
 
 def _main_protocol(requirements: tuple[str, ...]) -> str:
