@@ -177,3 +177,49 @@ def test_any_decoded_item_survives_copying(value: Any) -> None:
     decoded, _ = cbor.decode_item(data)
     for how in COPIES.values():
         assert cbor.encode_item(how(decoded)) == data
+
+
+def _ends(data: bytes, start: int, count: int) -> list[tuple[int, int]]:
+    """Element offsets found by our own scanner, independently of the cbor2 element check."""
+    spans = []
+    for _ in range(count):
+        end = cbor.scan_item(data, start)
+        spans.append((start, end))
+        start = end
+    return spans
+
+
+def test_a_large_array_is_checked_element_by_element_and_its_offsets_kept() -> None:
+    inner = [1, [2, 3], b"\x00" * 40, {1: [4]}]
+    data = cbor.encode_item([7, inner, b"\xaa" * 5000, cbor.Tag(24, b"\x80")])
+    cbor.check_well_formed(data)
+    spans = cbor.spans_of(data)
+    assert spans is not None
+    assert list(spans.items) == _ends(data, 1, 4)
+    assert set(spans.inner) == {1}  # the arrays among the elements, one level down
+    assert list(spans.inner[1]) == _ends(data, spans.items[1][0] + 1, 4)
+    assert cbor.spans_of(bytes(bytearray(data))) is None  # another object, even with equal bytes
+    small = cbor.encode_item([1, 2])
+    cbor.check_well_formed(small)
+    assert cbor.spans_of(small) is None  # small payloads are checked whole
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda d: d[:-1], TruncatedInput),  # the last element cut short
+        (lambda d: d + b"\x00", TrailingBytes),
+        (lambda d: b"\x85" + d[1:], TruncatedInput),  # one element more claimed than present
+        (lambda d: d[:-2] + b"\x1c" + d[-1:], MalformedCbor),  # a reserved additional info inside an element
+    ],
+)
+def test_the_element_check_refuses_what_the_scanner_refuses(change: Callable[[bytes], bytes], error: type) -> None:
+    data = change(cbor.encode_item([7, [1, 2], b"\xaa" * 5000, [3, 4]]))
+    if error is TrailingBytes:
+        assert cbor.scan_item(data) == len(data) - 1  # the scanner's own verdict: one item, then a byte more
+    else:
+        with pytest.raises(error):
+            cbor.scan_item(data)
+    with pytest.raises(error):
+        cbor.check_well_formed(data)
+    assert cbor.spans_of(data) is None

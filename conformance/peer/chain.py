@@ -26,13 +26,14 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import cbor2
 
 from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
-from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item
+from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item, spans_of
 from conformance.wire.errors import DecodeError
 
 __all__ = [
@@ -218,7 +219,8 @@ def read_block(block_content: bytes, k: int = BYRON_K) -> tuple[BlockInfo, str |
     try:
         tag = block_content[1]
         if block_content[0] == 0x82 and 2 <= tag <= 23:  # [blockEraTag (one byte), block]
-            parts = _spans(block_content, 2)
+            known = spans_of(block_content)  # its tag 24 was just checked: the offsets are known
+            parts = list(known.inner[1]) if known is not None and 1 in known.inner else _spans(block_content, 2)
             header = block_content[parts[0][0] : parts[0][1]]
             fields = _shelley_header_fields(header)
             if fields is not None:
@@ -280,12 +282,13 @@ class _Body:
     parts: tuple[bytes, bytes, bytes, bytes]
     transactions: tuple[bytes, ...] = ()
 
-    @property
+    @cached_property
     def size(self) -> int:
         return sum(len(part) for part in self.parts)
 
-    @property
+    @cached_property
     def digest(self) -> bytes:
+        """Hashed once per body: every header that commits to it (a filler body: every block) needs it."""
         return body_hash(self.parts)
 
 
@@ -310,6 +313,17 @@ def _body_of(transactions: Sequence[bytes]) -> _Body:
         _head(4, len(invalid)) + b"".join(invalid),
     )
     return _Body(parts, tuple(transactions))
+
+
+def _filled_body(filler: Sequence[bytes], size: int) -> _Body:
+    """A body of copies of the `filler` transactions, in turn, holding at least `size` bytes of them."""
+    chosen: list[bytes] = []
+    total = 0
+    while total < size:
+        transaction = filler[len(chosen) % len(filler)]
+        chosen.append(transaction)
+        total += len(transaction)
+    return _body_of(chosen)
 
 
 class _Synthetic:
@@ -392,6 +406,8 @@ class ChainStore:
         """Real blocks by index; an index missing here is a synthetic block, rendered when asked."""
         self._bodies: dict[int, _Body] = {}
         """The bodies of synthetic blocks that carry transactions."""
+        self._filler = _EMPTY_BODY
+        """The body of every other synthetic block (empty unless `synthetic(block_size=...)`)."""
         self._first_prev: bytes | None = None
         self._next_slot = 0
         self.forks: list[int] = []
@@ -411,16 +427,24 @@ class ChainStore:
         transactions: Sequence[bytes] = (),
         tx_every: int = 1,
         per_block: int = 1,
+        block_size: int = 0,
+        filler: Sequence[bytes] = (),
     ) -> ChainStore:
         """A synthetic chain of `length` blocks from genesis (block 0 at slot 0, no predecessor).
 
         `transactions` (Shelley-or-later transactions of the era, e.g. golden tx vectors) are put
-        `per_block` at a time into every `tx_every`-th block from block 1, in order, each once; the other
-        blocks are empty.
+        `per_block` at a time into every `tx_every`-th block from block 1, in order, each once. The other
+        blocks are empty, or with `block_size` carry copies of the `filler` transactions, in turn, until
+        their body holds at least `block_size` bytes of transactions: block-fetch then moves blocks of a
+        real size (mainnet blocks run to about 90 KB). The copies repeat, so `transactions()` leaves them out.
         """
         store = cls(era=era, seed=seed, slot_gap=slot_gap, fault=fault)
         if tx_every < 1 or per_block < 1:
             raise ValueError(f"tx_every and per_block are 1 or more, not {tx_every} and {per_block}")
+        if block_size > 0:
+            if not filler:
+                raise ValueError("block_size needs filler transactions")
+            store._filler = _filled_body(filler, block_size)
         for n in range(0, len(transactions), per_block):
             store._bodies[1 + (n // per_block) * tx_every] = _body_of(transactions[n : n + per_block])
         store.extend(length)
@@ -488,7 +512,7 @@ class ChainStore:
         """The header bytes the hash is taken of (before a "hash" fault tampers with them)."""
         if self.fault is not None and self.fault.at == index and self.fault.kind == "link":
             prev = blake2b_256(b"not the predecessor" + (prev or b""))
-        return self._synthetic.header(number, slot, prev, self._bodies.get(index, _EMPTY_BODY))
+        return self._synthetic.header(number, slot, prev, self._bodies.get(index, self._filler))
 
     def rollback(self, to: int) -> None:
         """Drop every block after index `to` (-1: back to the origin). Later blocks get later slots,
@@ -550,7 +574,7 @@ class ChainStore:
         header = self._render_header(index, self._slots[index], self._numbers[index], prev)
         if self.fault is not None and self.fault.at == index and self.fault.kind == "hash":
             header = _tamper(header)
-        return header, self._bodies.get(index, _EMPTY_BODY)
+        return header, self._bodies.get(index, self._filler)
 
     def index_of(self, point: Any) -> int | None:
         """The index of a point on the chain (-1 for the origin), or None when it is not on the chain."""

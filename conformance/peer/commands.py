@@ -28,7 +28,7 @@ from .connection import Connection
 from .defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
 from .handshake import N2C, N2N
 from .keep_alive import KeepAliveClient
-from .mempool import Mempool, golden_transactions
+from .mempool import Mempool, golden_ledger_transactions, golden_transactions
 from .node import MAINNET_MAGIC, PeerConfig, Server, connect, connect_unix, serve, serve_unix
 from .progress import Progress
 from .reconnect import reconnect
@@ -79,6 +79,13 @@ def add_commands(commands: Any) -> None:
     chain.add_argument(
         "--chain-length", type=_count, default=DEFAULT_CHAIN_LENGTH, help="blocks of the synthetic chain served"
     )
+    s.add_argument(
+        "--block-size",
+        type=_count,
+        default=0,
+        metavar="BYTES",
+        help="fill each synthetic block with golden transactions up to BYTES (mainnet blocks run to 90 KB)",
+    )
     s.add_argument("--grow-every", type=_positive, default=None, help="seconds between new blocks at the tip")
     s.add_argument("--time-scale", type=_positive, default=1.0, help="multiplies every time limit and interval")
     s.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
@@ -119,6 +126,8 @@ def _chain(args: argparse.Namespace) -> ChainStore:
     """The chain `serve` offers: a chain file, or a synthetic chain of --chain-length blocks."""
     if args.chain is not None:
         return load_chain(args.chain)
+    if args.block_size:
+        return ChainStore.synthetic(args.chain_length, block_size=args.block_size, filler=golden_ledger_transactions())
     return ChainStore.synthetic(args.chain_length)
 
 

@@ -15,7 +15,7 @@ so a behaviour waiting for a change (a held blocking MsgRequestTxIds, MsgAwaitAc
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -291,6 +291,21 @@ def golden_transactions() -> list[bytes]:
             seen.add(gentx)
             out.append(gentx)
     return out
+
+
+SHELLEY_ONWARDS = ("Shelley", "Allegra", "Mary", "Alonzo", "Babbage", "Conway")
+
+
+def golden_ledger_transactions(eras: Sequence[str] = SHELLEY_ONWARDS) -> list[bytes]:
+    """The golden ledger transactions of `eras` as bare CBOR, the form a block body holds (the filler
+    of `ChainStore.synthetic(block_size=...)`)."""
+    from conformance.vectors import load_vectors
+
+    return [
+        vector.data
+        for vector in load_vectors()
+        if vector.valid and vector.kind == "payload" and vector.payload == "tx" and vector.extra.get("era") in eras
+    ]
 
 
 _ERA_NAMES = {name.capitalize(): index for index, name in enumerate(ERAS)}

@@ -31,7 +31,7 @@ def block_info(block: Any) -> BlockInfo | None:
     if isinstance(block, bytes) and block is last[0]:
         return last[1]
     try:
-        info = cardano.block_info(bytes(block))
+        info = cardano.block_info(bytes(block), checked=True)  # the rules see blocks of decoded messages
     except DecodeError:
         info = None
     if isinstance(block, bytes):

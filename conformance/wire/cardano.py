@@ -76,13 +76,15 @@ class BlockInfo:
     prev_hash: bytes | None
 
 
-def block_info(block_content: bytes, k: int = BYRON_K) -> BlockInfo:
+def block_info(block_content: bytes, k: int = BYRON_K, *, checked: bool = False) -> BlockInfo:
     """Point, number and predecessor of a block given as the content of its tag-24 wrapper.
 
-    The whole block must be well-formed CBOR (checked at C speed); only its header is decoded, from the
+    The whole block must be well-formed CBOR (checked at C speed, unless `checked` says the caller has the
+    block from a decoded message, whose tag 24 was checked already); only its header is decoded, from the
     header's exact bytes, since the rules ask this of every block on both sides of a connection.
     """
-    check_well_formed(block_content)
+    if not checked:
+        check_well_formed(block_content)
     found = _era_and_header(block_content)
     if found is None:  # an indefinite-length wrapper: the general path
         return _block_info_decoded(block_content, k)

@@ -334,7 +334,7 @@ class Embedded(CborType):
         if not isinstance(content, bytes) or getattr(content, "chunks", None) is not None:
             raise ShapeMismatch(f"a definite byte string inside tag 24, got {_kind(content)}", path=path)
         try:
-            cbor.check_well_formed(bytes(content))
+            cbor.check_well_formed(content if type(content) is bytes else bytes(content))  # the very object
         except DecodeError as exc:
             raise ShapeMismatch(
                 f"one well-formed CBOR item inside tag 24 ({exc.expected} at inner offset {exc.offset})",

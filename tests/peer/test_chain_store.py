@@ -201,3 +201,26 @@ def test_several_transactions_per_block() -> None:
     assert len(list(chain.transactions())) == 3
     assert block_body_problem(chain.block(1)) is None and read_block(chain.block(2))[1] is None
     assert len(cbor.decode_item(chain.block(1))[0][1][1]) == 2
+
+
+@pytest.mark.parametrize("fault", [None, "body"])
+def test_filled_blocks_have_their_size_and_a_body_their_header_commits_to(fault: str | None) -> None:
+    """`block_size` fills blocks with copies of real transactions; the exact reader (the ledger's body-hash
+    formula) agrees with the fast one, with and without the offsets the tag-24 check leaves behind."""
+    faulty = ChainFault(fault, 2) if fault else None
+    chain = ChainStore.synthetic(4, block_size=65_536, filler=CONWAY_TXS, fault=faulty)
+    for index in range(4):
+        block = chain.block(index)
+        assert len(block) > 65_536 or (fault, index) == ("body", 2)  # that fault swaps the body for a short one
+        exact = (cardano.block_info(block), block_body_problem(block))
+        assert (exact[1] is None) == (fault is None or index != 2), exact
+        assert read_block(bytes(bytearray(block))) == exact  # a copy: no offsets known for it
+        cbor.check_well_formed(block)
+        assert cbor.spans_of(block) is not None
+        assert read_block(block) == exact  # the offsets of the check
+
+
+def test_filled_blocks_need_filler() -> None:
+    with pytest.raises(ValueError, match="filler"):
+        ChainStore.synthetic(2, block_size=1000)
+    assert list(ChainStore.synthetic(3, block_size=2000, filler=CONWAY_TXS).transactions()) == []

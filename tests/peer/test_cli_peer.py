@@ -124,6 +124,19 @@ def test_connect_follows_the_served_chain_and_fetches_its_blocks(depth: str) -> 
         assert stop(process) == 0
 
 
+def test_serve_fills_blocks_to_the_size_asked() -> None:
+    """`--block-size`: mainnet-sized blocks of real transactions, fetched and checked (body hash included)."""
+    process, where = start_serve("--port", "0", "--magic", "42", "--chain-length", "20", "--block-size", "70000")
+    try:
+        done = connect_cli(f"127.0.0.1:{where['port']}", "--magic", "42", "--headers", "10")
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["blocks"] == 10 and summary["block_problems"] == [] and summary["violations"] == []
+        assert summary["block_bytes"] > 10 * 70_000
+    finally:
+        assert stop(process) == 0
+
+
 def test_serve_refuses_a_chain_file_whose_links_are_broken(tmp_path: Path) -> None:
     """A chain file whose blocks do not link is refused when loaded: serve says so and exits 2."""
     from conformance.peer.chain import ChainStore

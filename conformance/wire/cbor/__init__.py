@@ -30,7 +30,7 @@ from .grammar import (
     encode_item_reference,
 )
 from .head import ARGUMENT_WIDTHS, INDEFINITE, INFO_OF_WIDTH, MAX_DEPTH, WIDTH_OF_INFO, Head, shortest_width
-from .scan import check_well_formed, scan_item
+from .scan import Spans, check_well_formed, scan_item, spans_of
 from .values import (
     BREAK,
     UNDEFINED,
@@ -64,6 +64,7 @@ __all__ = [
     "Map",
     "NonCanonical",
     "Simple",
+    "Spans",
     "Tag",
     "WideInt",
     "canonicality",
@@ -76,4 +77,5 @@ __all__ = [
     "is_shortest",
     "scan_item",
     "shortest_width",
+    "spans_of",
 ]

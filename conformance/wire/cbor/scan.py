@@ -1,10 +1,17 @@
 """Well-formedness without building values: `scan_item` finds where an item ends (iteratively, so depth
 costs no stack; the reassembler and the mux use it), and `check_well_formed` validates large opaque
-payloads (blocks, transactions) at cbor2's native speed, falling back to the scanner for the verdict."""
+payloads (blocks, transactions) at cbor2's native speed, falling back to the scanner for the verdict.
+
+A large payload that is an array is checked element by element, two levels deep, so the check also finds
+where each element starts and ends; `spans_of` gives those offsets for the last few payloads checked, so a
+block's reader (header, body parts) does not walk the block a second time.
+"""
 
 from __future__ import annotations
 
 import io
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
@@ -25,6 +32,33 @@ _OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 2
 """Tags cbor2 would interpret: their content only needs to be well-formed here, not meaningful."""
 
 
+SPANS_FROM = 4096
+"""Payloads of at least this many bytes are checked element by element (the spans are worth keeping);
+smaller ones in one call, which costs less than walking their elements."""
+SPANS_KEPT = 8
+"""Payloads whose spans `spans_of` remembers (the most recent; by identity of the bytes object)."""
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Where the elements of a definite-length array start and end (offsets into the payload), and, for
+    an element that is itself a definite-length array, where its elements are (`inner`, by index)."""
+
+    items: tuple[tuple[int, int], ...]
+    inner: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+
+
+_recent: deque[tuple[bytes, Spans]] = deque(maxlen=SPANS_KEPT)
+
+
+def spans_of(data: bytes) -> Spans | None:
+    """The spans `check_well_formed` found in this very bytes object (compared by identity), or None."""
+    for checked, spans in reversed(_recent):
+        if checked is data:
+            return spans
+    return None
+
+
 def check_well_formed(data: bytes) -> None:
     """Raise a DecodeError unless `data` is exactly one well-formed CBOR item.
 
@@ -33,6 +67,11 @@ def check_well_formed(data: bytes) -> None:
     refuses well-formed items whose content it would interpret), our own scanner decides and locates the
     fault.
     """
+    if len(data) >= SPANS_FROM and type(data) is bytes:
+        spans = _checked_spans(data)
+        if spans is not None:
+            _recent.append((data, spans))
+            return
     stream = io.BytesIO(data)
     try:
         cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
@@ -43,6 +82,46 @@ def check_well_formed(data: bytes) -> None:
     end = scan_item(data)
     if end != len(data):
         raise TrailingBytes(f"end of input after one CBOR item ({len(data) - end} bytes left)", offset=end)
+
+
+def _checked_spans(data: bytes) -> Spans | None:
+    """The spans of `data` when it is one definite-length array, every element of which cbor2 accepts and
+    which ends exactly at the end of `data`; None otherwise (the caller then judges it the general way)."""
+    stream = io.BytesIO(data)
+    decoder = cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS)
+    try:
+        found = _array_spans(data, 0, stream, decoder, levels=2)
+    except Exception:  # noqa: BLE001 - any refusal: the general path gives the verdict and the place
+        return None
+    if found is None or found[0] != len(data):
+        return None
+    return found[1]
+
+
+def _array_spans(data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels: int) -> tuple[int, Spans] | None:
+    """(end, spans) of the definite-length array at `pos`, each element checked by cbor2; None when the
+    item at `pos` is not such an array."""
+    initial = data[pos]
+    info = initial & 0x1F
+    if initial >> 5 != 4 or info > 27:
+        return None
+    count, _, start = read_argument(data, pos, info)
+    if count > len(data) - start:  # every element takes a byte at least
+        raise MalformedCbor("an array claims more elements than there are bytes", offset=pos)
+    items: list[tuple[int, int]] = []
+    inner: dict[int, tuple[tuple[int, int], ...]] = {}
+    for index in range(count):
+        nested = _array_spans(data, start, stream, decoder, levels - 1) if levels > 1 else None
+        if nested is not None:
+            end, spans = nested
+            inner[index] = spans.items
+        else:
+            stream.seek(start)
+            decoder.decode()
+            end = stream.tell()
+        items.append((start, end))
+        start = end
+    return start, Spans(tuple(items), inner)
 
 
 def scan_item(data: bytes, pos: int = 0) -> int:
