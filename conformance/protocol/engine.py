@@ -156,6 +156,7 @@ class Session:
         self.strict = strict
         self.on_violation: OnViolation = on_violation
         self._decode: Decoder = decoder if decoder is not None else functools.partial(_wire_decode, version=version)
+        self._decode_items = decoder is None  # our own encodings are read as items (see _decode_in)
         self.rules: Rules = (table.rules or Rules)(version=version, **options)
         self._state = table.initial if state is None else state
         self._entered = self.clock.now()
@@ -287,16 +288,20 @@ class Session:
         state = pipelining.return_state if pipelined and pipelining is not None else self._state
         if not pipelined:
             self._check_time(sender, now, given, found)
+        item: Any = None
         if given is None:
             data = bytes(message)
             size = len(data)
         else:
             self._check_table(state, sender, given, pipelined, None)  # the name alone, before the fields
             raw = given.raw if isinstance(given.raw, (bytes, bytearray)) else None
-            data = bytes(raw) if raw is not None else self._encode_given(state, sender, given)
+            if raw is not None:
+                data = bytes(raw)
+            else:
+                data, item = self._encode_given(state, sender, given)
             size = len(data)
         found.add(self._check_bytes(state, sender, size, given))
-        decoded = self._decode_in(state, sender, data)
+        decoded = self._decode_in(state, sender, data, item)
         transition = self._check_table(state, sender, decoded, pipelined, decoded.fields)
         move = Move(
             self.name, state, transition.target, self.table.state(state).agency, sender, decoded, size, pipelined
@@ -383,13 +388,16 @@ class Session:
             )
         ]
 
-    def _encode_given(self, state: str, sender: str, message: Message) -> bytes:
-        """The bytes of a message given as a value, or `IllTypedMessage` when its declaration refuses it."""
+    def _encode_given(self, state: str, sender: str, message: Message) -> tuple[bytes, Any]:
+        """The bytes of a message given as a value and the CBOR item they encode (None when a decoder of
+        the caller's decodes them), or `IllTypedMessage` when its declaration refuses the value."""
         from conformance import wire
         from conformance.wire.errors import EncodeError
 
         try:
-            return wire.encode(message)
+            if self._decode_items:
+                return wire.codec(message.protocol).encode_with_item(message)
+            return wire.encode(message), None
         except EncodeError as error:
             match = _PATH.match(str(error))
             raise IllTypedMessage(
@@ -400,20 +408,36 @@ class Session:
                 **self._where(state, sender, message),
             ) from error
 
-    def _decode_in(self, state: str, sender: str, data: bytes) -> Any:
+    def _decode_in(self, state: str, sender: str, data: bytes, item: Any = None) -> Any:
         """Decode in the state; a message of another state is still decoded, so the table can name the
-        broken rule (agency, unexpected message) instead of a bare codec failure."""
+        broken rule (agency, unexpected message) instead of a bare codec failure. With the `item` our own
+        encoder made of `data`, the declaration reads that item: the same typed decode as of the bytes
+        (tests/test_layers_agree.py), without parsing back CBOR we have just written."""
         from conformance.wire.errors import DecodeError, UnknownMessage
 
+        decode = self._decode if item is None else self._item_decoder(item)
         try:
-            return self._decode(self.name, data, state=state)
+            return decode(self.name, data, state=state)
         except UnknownMessage as error:
             try:
-                return self._decode(self.name, data, state=None)
+                return decode(self.name, data, state=None)
             except DecodeError:
                 raise self._codec_violation(state, sender, data, error) from error
         except DecodeError as error:
             raise self._codec_violation(state, sender, data, error) from error
+
+    def _item_decoder(self, item: Any) -> Decoder:
+        """A decoder that reads `item` (the CBOR item of the bytes it is given) as the wire decoder would."""
+        from conformance import wire
+        from conformance.wire.errors import DecodeError
+
+        def decode(protocol: str, data: bytes, state: str | None = None) -> Any:
+            try:
+                return wire.codec(protocol).decode_item(item, state, raw=data, version=self.version)
+            except DecodeError as error:
+                raise error.located(protocol=protocol, state=state) from None
+
+        return decode
 
     def _codec_violation(self, state: str, sender: str, data: bytes, error: Exception) -> DecodeViolation:
         return DecodeViolation(
@@ -426,9 +450,12 @@ class Session:
     def _check_table(self, state: str, sender: str, message: Any, pipelined: bool, fields: Any) -> Transition:
         """The transition `message` takes from `state`; with `fields` None, any transition of its name."""
         name = message.name
-        where = self._where(state, sender, message)
         if name not in self.table.messages:
-            raise UnexpectedMessage(self.table.requirement("MSG"), f"{name} is not a {self.name} message", **where)
+            raise UnexpectedMessage(
+                self.table.requirement("MSG"),
+                f"{name} is not a {self.name} message",
+                **self._where(state, sender, message),
+            )
         if pipelined and self.table.sender_of(name) != sender:
             raise AgencyViolation(
                 self.table.requirement("AGENCY"),
@@ -438,14 +465,16 @@ class Session:
         transition = self.table.transition(state, name, fields if isinstance(fields, dict) else None)
         if transition is None or self.table.sender_of(name) != sender:
             requirement = self.table.illegal.get((state, name)) or self.table.requirement("MSG")
-            raise UnexpectedMessage(requirement, f"{name} is not allowed in {state}", **where)
+            raise UnexpectedMessage(
+                requirement, f"{name} is not allowed in {state}", **self._where(state, sender, message)
+            )
         pipelining = self.table.pipelining
         if pipelined and pipelining is not None and name not in pipelining.messages:
             raise PipeliningViolation(
                 self.table.requirement("PIPE"),
                 f"{name} sent while {self.in_flight} request(s) are unanswered; only "
                 f"{', '.join(sorted(pipelining.messages))} may be pipelined",
-                **where,
+                **self._where(state, sender, message),
             )
         return transition
 

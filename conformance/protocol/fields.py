@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
+from conformance.wire.schema import Record
+
 
 class UndeclaredField(KeyError):
     """A rule read a field name that the message's wire declaration does not have (a bug in the rule)."""
@@ -29,18 +31,33 @@ def declared(protocol: str, message: str) -> Mapping[str, Any]:
 
 
 class DeclaredFields(Mapping[str, Any]):
-    """The fields of one value, readable only by their declared names; nested records are views too."""
+    """The fields of one value, readable only by their declared names; nested records are views too.
 
-    def __init__(self, where: str, kinds: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-        self._where = where
+    Read on every message by the rules, so a view is cheap: its path is only spelled out for an error."""
+
+    __slots__ = ("_kinds", "_parent", "_name", "_values")
+
+    def __init__(
+        self, where: str, kinds: Mapping[str, Any], values: Mapping[str, Any], parent: DeclaredFields | None = None
+    ) -> None:
+        self._parent = parent
+        self._name = where
         self._kinds = kinds
         self._values = values
 
+    @property
+    def _where(self) -> str:
+        return self._name if self._parent is None else f"{self._parent._where}.{self._name}"
+
     def __getitem__(self, name: str) -> Any:
-        kind = self._kinds.get(name)
-        if name not in self._kinds:
-            raise UndeclaredField(f"{self._where} declares no field {name!r}; it has {sorted(self._kinds)}")
-        return _view(f"{self._where}.{name}", kind, self._values.get(name))
+        try:
+            kind = self._kinds[name]
+        except KeyError:
+            raise UndeclaredField(f"{self._where} declares no field {name!r}; it has {sorted(self._kinds)}") from None
+        value = self._values.get(name)
+        if isinstance(value, Mapping) and isinstance(kind, Record):
+            return DeclaredFields(name, _kinds_of(kind), value, self)
+        return value
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self[name]
@@ -56,12 +73,16 @@ class DeclaredFields(Mapping[str, Any]):
         return f"{self._where}{dict(self._values)!r}"
 
 
-def _view(where: str, kind: Any, value: Any) -> Any:
-    from conformance.wire.schema import Record
+_RECORD_KINDS: dict[int, tuple[Any, dict[str, Any]]] = {}
 
-    if isinstance(kind, Record) and isinstance(value, Mapping):
-        return DeclaredFields(where, dict(kind.fields), value)
-    return value
+
+def _kinds_of(record: Any) -> dict[str, Any]:
+    """A record's field kinds by name, built once per declaration (declarations live as long as the process)."""
+    known = _RECORD_KINDS.get(id(record))
+    if known is None or known[0] is not record:
+        known = (record, dict(record.fields))
+        _RECORD_KINDS[id(record)] = known
+    return known[1]
 
 
 def fields_of(move: Any) -> DeclaredFields:

@@ -17,7 +17,9 @@ def point_key(point: Any) -> PointKey:
     """A comparable form of a point: None for origin, else (slot, hash bytes)."""
     if point is None or (isinstance(point, (list, tuple)) and len(point) == 0):
         return None
-    if isinstance(point, Mapping) and set(point) == {"slot", "hash"}:
+    if type(point) is dict and len(point) == 2 and "slot" in point and "hash" in point:  # as decoded: cheap
+        slot, digest = point["slot"], point["hash"]
+    elif isinstance(point, Mapping) and set(point) == {"slot", "hash"}:
         slot, digest = point["slot"], point["hash"]
     elif isinstance(point, (list, tuple)) and len(point) == 2:
         slot, digest = point

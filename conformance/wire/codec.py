@@ -213,10 +213,16 @@ class Codec:
         raise last
 
     def encode(self, message: Message) -> bytes:
+        return self.encode_with_item(message)[0]
+
+    def encode_with_item(self, message: Message) -> tuple[bytes, Any]:
+        """The bytes of `message` and the CBOR item they encode (which `decode_item` reads as `decode`
+        reads the bytes: a sender that checks what it sends need not parse its own bytes back)."""
         declaration = self.messages.get(message.name)
         if declaration is None:
             raise EncodeError(f"{self.name} has no message {message.name}")
-        return cbor.encode_item(declaration.to_item(message.fields, "$"))
+        item = declaration.to_item(message.fields, "$")
+        return cbor.encode_item(item), item
 
     def to_json(self, message: Message) -> dict[str, Any]:
         declaration = self.messages[message.name]

@@ -45,7 +45,36 @@ def _put_head(out: list[bytes], major: int, n: int, width: int | None) -> None:
     out.append(encode_head(major, n, width))
 
 
+_ONE_BYTE_HEADS = [[bytes((major << 5 | n,)) for n in range(24)] for major in range(8)]
+
+
+def _shortest_head(major: int, n: int) -> bytes:
+    """`encode_head(major, n)` for the common case, without the width bookkeeping."""
+    if n < 24:
+        return _ONE_BYTE_HEADS[major][n]
+    if n < 0x100:
+        return bytes((major << 5 | 24, n))
+    if n < 0x10000:
+        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
+    return encode_head(major, n, None)
+
+
 def _encode(obj: Any, out: list[bytes]) -> None:
+    # Plain values first (exactly int, bytes or list: no width, chunks or indefinite length to remember),
+    # since messages are mostly made of them; everything else takes the general path below.
+    kind = type(obj)
+    if kind is int:
+        out.append(_shortest_head(0, obj) if obj >= 0 else _shortest_head(1, -1 - obj))
+        return
+    if kind is bytes:
+        out.append(_shortest_head(2, len(obj)))
+        out.append(obj)
+        return
+    if kind is list:
+        out.append(_shortest_head(4, len(obj)))
+        for item in obj:
+            _encode(item, out)
+        return
     if obj is False:
         out.append(b"\xf4")
     elif obj is True:
