@@ -223,3 +223,24 @@ def test_the_element_check_refuses_what_the_scanner_refuses(change: Callable[[by
     with pytest.raises(error):
         cbor.check_well_formed(data)
     assert cbor.spans_of(data) is None
+
+
+def test_a_vouched_payload_skips_the_check_only_as_that_very_object() -> None:
+    """The chain store vouches for the blocks it renders (its sender's own check would walk each one again);
+    equal bytes in another object are checked as always, so a vouch never covers what a remote sent."""
+    malformed = b"\x82" + cbor.encode_item(b"\x00" * 5000) + b"\x1c"  # a reserved additional info at the end
+    cbor.vouch(malformed)
+    cbor.check_well_formed(malformed)  # taken on trust: the renderer's own tests check what it renders
+    assert cbor.spans_of(malformed) is None  # a vouch says nothing of where the elements are
+    with pytest.raises(MalformedCbor):
+        cbor.check_well_formed(bytes(bytearray(malformed)))
+
+
+def test_the_payloads_remembered_are_bounded() -> None:
+    from conformance.wire.cbor import scan
+
+    payloads = [cbor.encode_item([index, b"\x00" * 70_000]) for index in range(scan.KEPT_ITEMS + 100)]
+    for payload in payloads:
+        cbor.check_well_formed(payload)
+    assert len(scan._known._by_id) <= scan.KEPT_ITEMS and scan._known._bytes <= scan.KEPT_BYTES
+    assert cbor.spans_of(payloads[-1]) is not None and cbor.spans_of(payloads[0]) is None

@@ -33,7 +33,7 @@ from typing import Any
 import cbor2
 
 from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
-from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item, spans_of
+from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item, spans_of, vouch
 from conformance.wire.errors import DecodeError
 
 __all__ = [
@@ -551,11 +551,11 @@ class ChainStore:
         """The block content `[blockEraTag, block]` at `index`."""
         stored = self._stored.get(index)
         if stored is not None:
-            return stored
+            return vouch(stored)  # checked when it was added
         header, body = self._synthetic_parts(index)
         if self.fault is not None and self.fault.at == index and self.fault.kind == "body":
             body = _Body(((b"\x81" + _uint(index)),) + body.parts[1:])  # type: ignore[arg-type]
-        return self._synthetic.block(header, body)
+        return vouch(self._synthetic.block(header, body))  # well-formed parts in well-formed heads
 
     def header(self, index: int) -> dict[str, Any]:
         """The N2N chain-sync header at `index`, as the wire layer takes it ({"era", "cbor", ...})."""

@@ -10,6 +10,7 @@ block's reader (header, body parts) does not walk the block a second time.
 from __future__ import annotations
 
 import io
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +36,10 @@ _OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 2
 SPANS_FROM = 4096
 """Payloads of at least this many bytes are checked element by element (the spans are worth keeping);
 smaller ones in one call, which costs less than walking their elements."""
-SPANS_KEPT = 8
-"""Payloads whose spans `spans_of` remembers (the most recent; by identity of the bytes object)."""
+KEPT_ITEMS = 512
+KEPT_BYTES = 32 << 20
+"""The payloads remembered as checked (with their spans) or vouched for: the most recent, at most this
+many and this many bytes together (a block-fetch batch of mainnet blocks fits)."""
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,49 @@ class Spans:
     inner: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
 
-_recent: deque[tuple[bytes, Spans]] = deque(maxlen=SPANS_KEPT)
+class _Known:
+    """Payloads known to be well-formed, by identity of the bytes object (kept alive here, so an id is
+    never reused while its entry lives), oldest dropped first."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[bytes, Spans]] = {}
+        self._order: deque[int] = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()  # the suite's loop and a peer's thread may check at once
+
+    def get(self, data: bytes) -> Spans | None:
+        entry = self._by_id.get(id(data))
+        return entry[1] if entry is not None and entry[0] is data else None
+
+    def add(self, data: bytes, spans: Spans) -> None:
+        with self._lock:
+            if id(data) in self._by_id:
+                return
+            self._by_id[id(data)] = (data, spans)
+            self._order.append(id(data))
+            self._bytes += len(data)
+            while self._order and (len(self._order) > KEPT_ITEMS or self._bytes > KEPT_BYTES):
+                dropped = self._by_id.pop(self._order.popleft())
+                self._bytes -= len(dropped[0])
+
+
+_known = _Known()
+_VOUCHED = Spans(())
 
 
 def spans_of(data: bytes) -> Spans | None:
     """The spans `check_well_formed` found in this very bytes object (compared by identity), or None."""
-    for checked, spans in reversed(_recent):
-        if checked is data:
-            return spans
-    return None
+    spans = _known.get(data)
+    return spans if spans is not None and spans.items else None
+
+
+def vouch(data: bytes) -> bytes:
+    """Say that `data` is one well-formed item because the caller built it from well-formed parts (the chain
+    store renders blocks so): `check_well_formed` of this very object then returns at once. For a sender's
+    own check of what it sends, which would otherwise walk every block it serves once more."""
+    if len(data) >= SPANS_FROM and type(data) is bytes:
+        _known.add(data, _VOUCHED)
+    return data
 
 
 def check_well_formed(data: bytes) -> None:
@@ -68,9 +105,11 @@ def check_well_formed(data: bytes) -> None:
     fault.
     """
     if len(data) >= SPANS_FROM and type(data) is bytes:
+        if _known.get(data) is not None:
+            return
         spans = _checked_spans(data)
         if spans is not None:
-            _recent.append((data, spans))
+            _known.add(data, spans)
             return
     stream = io.BytesIO(data)
     try:
