@@ -244,3 +244,20 @@ def test_the_payloads_remembered_are_bounded() -> None:
         cbor.check_well_formed(payload)
     assert len(scan._known._by_id) <= scan.KEPT_ITEMS and scan._known._bytes <= scan.KEPT_BYTES
     assert cbor.spans_of(payloads[-1]) is not None and cbor.spans_of(payloads[0]) is None
+
+
+def test_wide_arrays_are_checked_in_one_call_not_element_by_element() -> None:
+    """Many tiny elements (a hostile block, say) would cost a Python step each; such arrays are checked
+    whole, at cbor2's speed, at either level, and still get the same verdicts."""
+    from conformance.wire.cbor import scan
+
+    wide = cbor.encode_item([0] * 5000)
+    cbor.check_well_formed(wide)
+    assert cbor.spans_of(wide) is None
+    nested = cbor.encode_item([1, [0] * 5000, b"\x00" * 10])
+    cbor.check_well_formed(nested)
+    spans = cbor.spans_of(nested)
+    assert spans is not None and set(spans.inner) == set()  # the wide element was decoded in one call
+    assert len(spans.items) == 3 and scan.SPANNED_AT_MOST < 5000
+    with pytest.raises(TruncatedInput):
+        cbor.check_well_formed(wide[:-1])

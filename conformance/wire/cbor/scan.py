@@ -33,6 +33,9 @@ _OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 2
 """Tags cbor2 would interpret: their content only needs to be well-formed here, not meaningful."""
 
 
+SPANNED_AT_MOST = 16
+"""Arrays of more elements are checked in one call, not element by element: a block has 2 and 5, and a
+hostile payload of many tiny elements must not cost a Python step each."""
 SPANS_FROM = 4096
 """Payloads of at least this many bytes are checked element by element (the spans are worth keeping);
 smaller ones in one call, which costs less than walking their elements."""
@@ -145,6 +148,8 @@ def _array_spans(data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels
     if initial >> 5 != 4 or info > 27:
         return None
     count, _, start = read_argument(data, pos, info)
+    if count > SPANNED_AT_MOST:
+        return None
     if count > len(data) - start:  # every element takes a byte at least
         raise MalformedCbor("an array claims more elements than there are bytes", offset=pos)
     items: list[tuple[int, int]] = []
