@@ -290,6 +290,8 @@ class Session:
             self._check_time(sender, now, given, found)
         item: Any = None
         if given is None:
+            # bytes the reassembler parsed to find their end carry the item (wire.reassembly.ParsedMessage)
+            item = getattr(message, "item", None) if self._decode_items else None
             data = bytes(message)
             size = len(data)
         else:

@@ -55,7 +55,7 @@ class DeclaredFields(Mapping[str, Any]):
         except KeyError:
             raise UndeclaredField(f"{self._where} declares no field {name!r}; it has {sorted(self._kinds)}") from None
         value = self._values.get(name)
-        if isinstance(value, Mapping) and isinstance(kind, Record):
+        if isinstance(kind, Record) and isinstance(value, Mapping):  # the cheap test first
             return DeclaredFields(name, _kinds_of(kind), value, self)
         return value
 

@@ -40,7 +40,7 @@ def point_slot(point: Any) -> int:
 
 def tip_block_no(tip: Any) -> int | None:
     """The block number of a tip, or None when the tip is malformed."""
-    if isinstance(tip, Mapping):
+    if isinstance(tip, (dict, Mapping)):  # a dict (the common case) without the abstract class's check
         number = tip.get("block_no")
         if isinstance(number, int) and not isinstance(number, bool):
             return number
@@ -48,7 +48,7 @@ def tip_block_no(tip: Any) -> int | None:
 
 
 def tip_point(tip: Any) -> Any:
-    return tip.get("point") if isinstance(tip, Mapping) else None
+    return tip.get("point") if isinstance(tip, (dict, Mapping)) else None
 
 
 def render(point: Any) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
-from .cbor import MAX_DEPTH, WIDTH_OF_INFO
+from .cbor import MAX_DEPTH, WIDTH_OF_INFO, decode_item
 from .errors import DecodeError, MalformedCbor
 
 
@@ -41,8 +41,24 @@ _ONE_BYTE_ITEMS = bytes([*range(0x00, 0x18), *range(0x20, 0x38), *range(0xE0, 0x
 """Initial bytes that are a whole item: unsigned and negative integers below 24, simple values below 24."""
 _ONE_BYTE = [i in _ONE_BYTE_ITEMS for i in range(256)]
 _ONE_BYTE_RUN = re.compile(b"[" + re.escape(_ONE_BYTE_ITEMS) + b"]+")
+_UNPARSED = object()
 _UNTIL_BREAK = -1
 _ARRAY, _MAP = -1, -2  # frame kinds; 2 or 3 is an indefinite byte or text string (its chunks' major)
+
+
+class ParsedMessage(bytes):
+    """The bytes of one whole message and the CBOR item they hold (`item`), when the reassembler found the
+    message's end by decoding it: a reader (a Session) then need not parse the same bytes again."""
+
+    item: Any
+
+    def __new__(cls, data: bytes | bytearray, item: Any) -> ParsedMessage:
+        message = super().__new__(cls, data)
+        message.item = item
+        return message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (bytes, (bytes(self),))  # copies and pickles as the plain bytes it is
 
 
 class MuxError(DecodeError):
@@ -90,6 +106,11 @@ class ItemScanner:
         self._stack: list[list[int]] = []  # [items left or -1 (until break), kind, items seen]
         self._skip = 0
         self._text_from = -1
+
+    @property
+    def idle(self) -> bool:
+        """Between items: nothing open, nothing to skip (the next byte starts a new item)."""
+        return not self._stack and not self._skip
 
     def shift(self, by: int) -> None:
         """The buffer lost `by` bytes at its front: move the one position the scanner keeps."""
@@ -259,6 +280,7 @@ class StreamReassembler:
         self._scan = 0  # stream offset the scanner reached
         self._start = 0  # stream offset where the message being scanned begins
         self._ends: deque[int] = deque()  # stream offsets where complete, undelivered messages end
+        self._items: dict[int, Any] = {}  # the decoded item of a complete message, by its end offset
         self._scanner = ItemScanner()
         self._error: DecodeError | None = None
 
@@ -301,8 +323,15 @@ class StreamReassembler:
         self._buffer += payload
         buffer, base = self._buffer, self._base
         scan = self._scan - base
+        arrived = len(buffer) - len(payload)  # where this payload starts in the buffer
+        whole: bytes | None = None
         try:
             while scan < len(buffer):
+                if scan >= arrived and self._scanner.idle:  # between messages, inside this payload
+                    whole = bytes(payload) if whole is None else whole
+                    scan = arrived + self._parse_whole(whole, scan - arrived, base + arrived)
+                    if scan >= len(buffer):
+                        break
                 limit_end = None if self.limit is None else self._start - base + self.limit
                 scan, done = self._scanner.advance(buffer, scan, limit_end)
                 if not done:
@@ -329,6 +358,24 @@ class StreamReassembler:
             self._fail(exc.located(protocol=self.protocol))
         self._scan = base + scan
 
+    def _parse_whole(self, payload: bytes, pos: int, offset: int) -> int:
+        """Messages that lie whole in `payload` from `pos` on (`offset`: the stream offset of the payload's
+        first byte), found by decoding them: the item comes with the message, so a Session need not parse
+        it again. Stops at the first that does not decode (unfinished, or faulty: the scanner then finds
+        and names the fault as for any other delivery) and returns where, as a position in `payload`.
+        Each message is tried once at most, so the cost stays linear in the bytes received."""
+        while pos < len(payload):
+            try:
+                item, end = decode_item(payload, pos, allow_trailing=True)
+            except DecodeError:
+                break
+            self._ends.append(offset + end)
+            self._items[offset + end] = item
+            self._start = offset + end
+            pos = end
+        self._scan = offset + pos
+        return pos
+
     def next_message(self) -> bytes | NeedData:
         """The next complete message, each exactly once; NEED_DATA if none; the fault once all are out."""
         if self._ends:
@@ -339,8 +386,10 @@ class StreamReassembler:
 
     def take(self) -> bytes:
         """The oldest complete message (there must be one: see `ready`), cut out of the buffer."""
-        end = self._ends.popleft() - self._base
-        message = bytes(self._buffer[:end])
+        at = self._ends.popleft()
+        end = at - self._base
+        item = self._items.pop(at, _UNPARSED)
+        message = bytes(self._buffer[:end]) if item is _UNPARSED else ParsedMessage(self._buffer[:end], item)
         del self._buffer[:end]  # O(1) at the front of a bytearray
         self._base += end
         self._scanner.shift(end)
@@ -367,4 +416,5 @@ class StreamReassembler:
     def _truncate(self) -> None:
         last = (self._ends[-1] if self._ends else self._base) - self._base
         self._buffer = bytearray(self._buffer[:last])  # a new buffer: del would keep the capacity
+        self._items = {end: item for end, item in self._items.items() if end - self._base <= last}
         self._scanner = ItemScanner()
