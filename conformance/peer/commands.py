@@ -89,6 +89,11 @@ def add_commands(commands: Any) -> None:
     s.add_argument("--grow-every", type=_positive, default=None, help="seconds between new blocks at the tip")
     s.add_argument("--time-scale", type=_positive, default=1.0, help="multiplies every time limit and interval")
     s.add_argument("--peer-sharing", type=int, choices=(0, 1), default=0)
+    s.add_argument(
+        "--no-idle-timeout",
+        action="store_true",
+        help="keep connections on which no mini-protocol runs (the node closes them after 5 s; N2C 2 s)",
+    )
     s.add_argument("--fault", default=None, metavar="NAME", help="run a faulty peer of the zoo (peers/faulty/)")
     s.set_defaults(run=run_serve)
     c = commands.add_parser("connect", help="connect as initiator, exchange keep-alives, print a summary")
@@ -185,6 +190,7 @@ async def _serve(args: argparse.Namespace) -> int:
         {"chain": args.chain_store, "grow_every": args.grow_every},
         max_conns=args.max_conns,
         lifetime=args.lifetime,
+        idle_timeout=not args.no_idle_timeout,
     )
     server: Server
     try:

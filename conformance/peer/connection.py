@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import wire
 from conformance.protocol import TABLES, MuxViolation, Session, Violation
-from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
+from conformance.protocol.mux import MINI_PROTOCOLS, PROTOCOL_IDLE_TIMEOUT, MuxChecker, demultiplexer_for
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
 from conformance.wire.mux import NODE_SDU_PAYLOAD, MessageDemultiplexer, MuxMessage
@@ -86,6 +86,17 @@ def _mux_violation(error: DecodeError, sender: str) -> Violation:
     return MuxViolation(requirement, str(error), protocol=str(protocol), state=None, sender=sender)
 
 
+IDLE_AT_LEAST = 2.0
+"""Seconds the idle timeout lasts at the least under --time-scale: scaled further down it would close
+connections in the ordinary gaps of a loaded machine, which no node's timeout is meant to catch."""
+
+
+def idle_limit(mode: str, time_scale: float) -> float:
+    """The protocol idle timeout a responder applies in `mode` at `time_scale`."""
+    return max(PROTOCOL_IDLE_TIMEOUT[mode] * time_scale, min(IDLE_AT_LEAST, PROTOCOL_IDLE_TIMEOUT[mode]))
+
+
+HANDSHAKES = ("handshake", "n2c-handshake")
 WARNINGS_KEPT = 1_000
 HISTORY_KEPT = 64
 """Messages a Session's `history` keeps here: the connection's transcript is the record, so a long run's
@@ -728,10 +739,18 @@ class Connection:
         tick = max(0.002, min(0.5, self.config.time_scale * 0.5))
         partial_since: float | None = None
         loop = asyncio.get_running_loop()
+        idle_since: float | None = None  # the clock starts when the handshake is done (the mux runs)
         while self._closing is None:
             await asyncio.sleep(tick)
             if self._deaf:
                 return  # a tolerated violation (fault zoo): no timeout closes this connection either
+            if self.role == "responder" and self.config.idle_timeout and self.negotiated is not None:
+                if self._running():
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = loop.time()
+                elif self._idle_too_long(loop.time() - idle_since):
+                    return
             if not self._sdus.pending:
                 partial_since = None
             elif partial_since is None:
@@ -751,6 +770,33 @@ class Connection:
                 if len(session.violations) > before:
                     self._remote_broke(*session.violations[before:])
                     return
+
+    def _running(self) -> bool:
+        """Whether any mini-protocol runs: started (a message seen) and not finished. Ours as initiator
+        count too: the node keeps a connection it also uses for its own outbound side."""
+        return any(
+            session is not None and session.accepted > 0 and not session.done
+            for (name, _), session in self._sessions.items()
+            if name not in HANDSHAKES
+        )
+
+    def _idle_too_long(self, idle: float) -> bool:
+        """Past the protocol idle timeout (the mux checker's rule): its finding, and the close."""
+        limit = idle_limit(self.mode, self.config.time_scale)
+        if idle <= limit:
+            return False
+        started = any(s is not None and s.accepted > 0 for (n, _), s in self._sessions.items() if n not in HANDSHAKES)
+        warned = len(self._checker.warnings)
+        try:
+            self._checker.idle(idle, limit, since="every mini-protocol finished" if started else "the handshake")
+        except Violation as violation:  # a strict checker: the finding fails like any other
+            self._remote_broke(violation)
+            return True
+        self._warn(self._checker.warnings[warned:])
+        for finding in self._checker.warnings[warned:]:
+            self._event("violation", str(finding), requirement=finding.requirement)
+        self._close("local", f"protocol idle timeout: no mini-protocol ran for {limit:g} s", None, flush=False)
+        return True
 
     # -- the end ---------------------------------------------------------------------------------------
 

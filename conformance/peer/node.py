@@ -65,6 +65,11 @@ class PeerConfig:
     (returning the bytes to write and whether to close the connection after them)."""
     handshake_tamper: Callable[[Message], Message] | None = None
     """Fault zoo only: rewrites each handshake message we send."""
+    idle_timeout: bool = False
+    """As responder, close a connection on which no mini-protocol runs for the node's protocol idle timeout
+    (5 s node-to-node, 2 s node-to-client, scaled but never below 2 s: connection.idle_limit), counted from
+    the handshake or from when every mini-protocol finished, as the node's connection manager does
+    (MUX-IDLE-01). `serve` turns it on."""
     tolerated: frozenset[str] = frozenset()
     """Fault zoo only: the remote's violations of these rules are recorded but not enforced: the connection
     stays open and reads nothing more (a peer that does not close where the node closes)."""

@@ -30,7 +30,7 @@ from .limits import (
     N2C_TX_QUEUE_BOUND,
 )
 from .table import INITIATOR, RESPONDER
-from .violations import IngressQueueOverrun, MuxViolation, Violation
+from .violations import IngressQueueOverrun, MuxViolation, TimeLimitExceeded, Violation
 
 N2C_INGRESS_LIMIT = N2C_NODE_INGRESS_LIMIT
 
@@ -146,6 +146,11 @@ def _enabled(version_data: Mapping[str, Any], flag: str) -> bool:
     return value is True or value == 1
 
 
+PROTOCOL_IDLE_TIMEOUT = {"node-to-node": 5.0, "node-to-client": 2.0}
+"""Seconds an inbound connection may run no mini-protocol before the node's connection manager closes it
+(defaultProtocolIdleTimeout, local_PROTOCOL_IDLE_TIMEOUT)."""
+
+
 class MuxChecker:
     """Follows the SDUs of one bearer in both directions.
 
@@ -162,6 +167,7 @@ class MuxChecker:
         "MUX-SDU-03",
         "MUX-INGRESS-01",
         "MUX-HS-01",
+        "MUX-IDLE-01",
         "PS-NEG-01",
     )
 
@@ -212,6 +218,19 @@ class MuxChecker:
         """The receiver read `nbytes` of protocol `protocol` in direction `mode` from its ingress queue."""
         key = (protocol, mode)
         self.buffered[key] = max(0, self.buffered.get(key, 0) - nbytes)
+
+    def idle(self, seconds: float, limit: float, *, since: str) -> None:
+        """No mini-protocol has run on the connection for `seconds` since `since` ("the handshake", or
+        "every mini-protocol finished"); past `limit` (the node's protocol idle timeout, scaled by the
+        caller) the initiator left it idle longer than the node keeps such a connection (MUX-IDLE-01)."""
+        if seconds <= limit:
+            return
+        detail = (
+            f"no mini-protocol ran for {seconds:.3g} s after {since}; the node closes an inbound connection"
+            f" after {limit:g} s of protocol idleness"
+        )
+        self._emit([self._violation("MUX-IDLE-01", detail, None, INITIATOR, TimeLimitExceeded, limit=limit,
+                                    observed=seconds)])  # fmt: skip
 
     def _violation(self, requirement: str, detail: str, sdu: Any, sender: str, cls: Any = MuxViolation, **kw: Any):
         return cls(requirement, detail, protocol="mux", state=None, sender=sender, message=sdu, **kw)

@@ -544,6 +544,7 @@ BREAKERS: dict[str, Callable[..., object]] = {
     "MUX-SDU-03": lambda strict=True: _large_sdu(strict),
     "MUX-INGRESS-01": lambda: _overrun(),
     "MUX-HS-01": lambda strict=True: _split_handshake(strict),
+    "MUX-IDLE-01": lambda strict=True: _idle(strict),
 }
 
 
@@ -552,6 +553,13 @@ def _split_handshake(strict: bool) -> MuxChecker:
     mux = MuxChecker(strict=strict)
     propose = bytes.fromhex("8200a20e841a2d964a09f500f40f841a2d964a09f500f4")
     mux.observe(SimpleNamespace(timestamp=0, mode=0, protocol=0, payload=propose[:10]), "initiator")
+    return mux
+
+
+def _idle(strict: bool) -> MuxChecker:
+    """No mini-protocol for 5.5 s after the handshake, past the node's 5 s protocol idle timeout."""
+    mux = MuxChecker(strict=strict)
+    mux.idle(5.5, 5.0, since="the handshake")
     return mux
 
 
@@ -611,3 +619,12 @@ def test_a_whole_handshake_message_in_one_sdu_is_fine_and_two_are_not() -> None:
     assert mux.warnings == []
     mux.observe(SimpleNamespace(timestamp=0, mode=0, protocol=0, payload=propose + propose), "initiator")
     assert [w.requirement for w in mux.warnings] == ["MUX-HS-01"]
+
+
+def test_the_idle_rule_is_a_should_kept_as_a_warning_unless_strict() -> None:
+    checker = MuxChecker()
+    checker.idle(4.9, 5.0, since="the handshake")
+    assert checker.warnings == []
+    checker.idle(5.1, 5.0, since="every mini-protocol finished")
+    assert [w.requirement for w in checker.warnings] == ["MUX-IDLE-01"]
+    assert checker.warnings[0].severity == "SHOULD" and "every mini-protocol finished" in str(checker.warnings[0])
