@@ -339,18 +339,20 @@ class Connection:
         except DecodeError as error:
             self._remote_broke(_mux_violation(error, self.remote_role))
             return
+        recording = self._recording()
         for sdu in sdus:
-            self._remember(
-                TranscriptEntry(
-                    time.time(),
-                    RECEIVED,
-                    "sdu",
-                    self._names.get(sdu.protocol, str(sdu.protocol)),
-                    sdu.payload,
-                    sdu.mode,
-                    extra={"timestamp": sdu.timestamp},
+            if recording:
+                self._remember(
+                    TranscriptEntry(
+                        time.time(),
+                        RECEIVED,
+                        "sdu",
+                        self._names.get(sdu.protocol, str(sdu.protocol)),
+                        sdu.payload,
+                        sdu.mode,
+                        extra={"timestamp": sdu.timestamp},
+                    )
                 )
-            )
             try:
                 warned = len(self._checker.warnings)
                 self._checker.observe(sdu, self.remote_role)
@@ -404,7 +406,9 @@ class Connection:
         taken = session.accepted
         session.observe(sender, data)
         decoded = session.history[-1].message if session.accepted > taken else None
-        self._remember(message_entry(RECEIVED, name, decoded if decoded is not None else data, mode=mode, state=state))
+        if self._recording():
+            shown = decoded if decoded is not None else data
+            self._remember(message_entry(RECEIVED, name, shown, mode=mode, state=state))
         if len(session.warnings) > warned:
             self._warn(session.warnings[warned:])
             del session.warnings[:]
@@ -672,7 +676,8 @@ class Connection:
         else:
             shown = data
         mode = 0 if side == "initiator" else 1
-        self._remember(message_entry(SENT, protocol, shown, mode=mode, state=state))
+        if self._recording():
+            self._remember(message_entry(SENT, protocol, shown, mode=mode, state=state))
         self._egress.setdefault((number, mode), bytearray()).extend(data)
         self._kick()
         if sent is not None:
@@ -680,17 +685,18 @@ class Connection:
 
     def _sdu(self, number: int, mode: int, payload: bytes) -> bytes:
         stamp = _timestamp()
-        self._remember(
-            TranscriptEntry(
-                time.time(),
-                SENT,
-                "sdu",
-                self._names.get(number, str(number)),
-                payload,
-                mode,
-                extra={"timestamp": stamp},
+        if self._recording():
+            self._remember(
+                TranscriptEntry(
+                    time.time(),
+                    SENT,
+                    "sdu",
+                    self._names.get(number, str(number)),
+                    payload,
+                    mode,
+                    extra={"timestamp": stamp},
+                )
             )
-        )
         return header(stamp, number, mode, len(payload)) + payload
 
     def _kick(self) -> None:
@@ -835,6 +841,11 @@ class Connection:
             self.closed.set_result(self._closing)
 
     # -- the transcript ------------------------------------------------------------------------------
+
+    def _recording(self) -> bool:
+        """Whether a transcript entry would be kept (in memory or in files): else it is not even built,
+        which long runs (transcript_memory=0, no --transcript) would pay on every SDU and message."""
+        return self._files is not None or len(self.transcript) < self.config.transcript_memory
 
     def _remember(self, entry: TranscriptEntry) -> None:
         if len(self.transcript) < self.config.transcript_memory:
