@@ -261,3 +261,13 @@ def test_wide_arrays_are_checked_in_one_call_not_element_by_element() -> None:
     assert len(spans.items) == 3 and scan.SPANNED_AT_MOST < 5000
     with pytest.raises(TruncatedInput):
         cbor.check_well_formed(wide[:-1])
+
+
+def test_the_value_of_the_last_small_check_is_kept_for_that_very_object() -> None:
+    """A header's reader takes what the tag-24 check decoded instead of decoding the header again."""
+    data = cbor.encode_item([[1, 2, b"\x00" * 32], cbor.Tag(30, [1, 2]), "x"])
+    cbor.check_well_formed(data)
+    assert cbor.value_of(data) == [[1, 2, b"\x00" * 32], None, "x"]  # tags opaque, as the readers want them
+    assert cbor.value_of(bytes(bytearray(data))) is cbor.NOT_KEPT
+    cbor.check_well_formed(cbor.encode_item(1))
+    assert cbor.value_of(data) is cbor.NOT_KEPT  # only the last check's

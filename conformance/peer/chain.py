@@ -33,7 +33,7 @@ from typing import Any
 import cbor2
 
 from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
-from conformance.wire.cbor import EncodedBytes, Map, Tag, decode_item, encode_item, spans_of, vouch
+from conformance.wire.cbor import NOT_KEPT, EncodedBytes, Map, Tag, decode_item, encode_item, spans_of, value_of, vouch
 from conformance.wire.errors import DecodeError
 
 __all__ = [
@@ -199,7 +199,9 @@ def _spans(data: bytes, pos: int) -> list[tuple[int, int]]:
 
 def _shelley_header_fields(header: bytes) -> tuple[int, int, bytes | None, int, bytes] | None:
     """(block number, slot, prev hash, body size, body hash) of a Shelley-or-later header, or None."""
-    item = cbor2.loads(header, semantic_decoders=_OPAQUE)
+    item = value_of(header)  # decoded already by the tag-24 check of the message that carried it
+    if item is NOT_KEPT:
+        item = cbor2.loads(header, semantic_decoders=_OPAQUE)
     body = item[0] if isinstance(item, list) and len(item) == 2 and isinstance(item[0], list) else None
     if body is None or len(body) not in (10, 15):
         return None

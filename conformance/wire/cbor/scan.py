@@ -99,6 +99,17 @@ def vouch(data: bytes) -> bytes:
     return data
 
 
+_last_value: tuple[Any, Any] = (None, None)
+NOT_KEPT = object()
+
+
+def value_of(data: bytes) -> Any:
+    """What cbor2 made of `data` when `check_well_formed` last checked this very object (tags opaque: their
+    content None), else NOT_KEPT: a header's reader after its tag-24 check need not decode it again."""
+    checked, value = _last_value
+    return value if checked is data else NOT_KEPT
+
+
 def check_well_formed(data: bytes) -> None:
     """Raise a DecodeError unless `data` is exactly one well-formed CBOR item.
 
@@ -114,10 +125,12 @@ def check_well_formed(data: bytes) -> None:
         if spans is not None:
             _known.add(data, spans)
             return
+    global _last_value
     stream = io.BytesIO(data)
     try:
-        cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
+        value = cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
         if stream.tell() == len(data):
+            _last_value = (data, value)  # replaced whole: a reader on another thread sees one pair or the other
             return
     except Exception:  # noqa: BLE001, S110 - any refusal by cbor2 is re-judged by our own scanner below
         pass
