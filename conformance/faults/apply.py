@@ -10,6 +10,7 @@ from conformance.peer import tx_submission
 from conformance.peer.agent import BehaviourFactory
 from conformance.peer.chain import ChainFault, ChainStore
 from conformance.peer.defaults import DEFAULT_CHAIN_LENGTH, default_behaviours
+from conformance.peer.handshake import HANDSHAKES
 from conformance.peer.mempool import Mempool
 from conformance.peer.node import PeerConfig
 from conformance.protocol.mux import MINI_PROTOCOLS
@@ -17,8 +18,6 @@ from conformance.protocol.mux import MINI_PROTOCOLS
 from .egress import EgressTamper
 from .model import Fault
 from .tamper import handshake_tamper, tampered
-
-HANDSHAKES = ("handshake", "n2c-handshake")
 
 SWITCHABLE: dict[tuple[str, str], Callable[..., BehaviourFactory]] = {
     ("tx-submission2", "responder"): tx_submission.inbound,

@@ -96,7 +96,6 @@ def idle_limit(mode: str, time_scale: float) -> float:
     return max(PROTOCOL_IDLE_TIMEOUT[mode] * time_scale, min(IDLE_AT_LEAST, PROTOCOL_IDLE_TIMEOUT[mode]))
 
 
-HANDSHAKES = ("handshake", "n2c-handshake")
 WARNINGS_KEPT = 1_000
 HISTORY_KEPT = 64
 """Messages a Session's `history` keeps here: the connection's transcript is the record, so a long run's
@@ -564,7 +563,7 @@ class Connection:
             else:
                 options: dict[str, Any] = {}
                 version = None
-                if name in ("handshake", "n2c-handshake"):
+                if name in hs.HANDSHAKES:
                     if ours == "responder":
                         options["responder_versions"] = self._ours
                 else:
@@ -644,7 +643,7 @@ class Connection:
         return self.role
 
     def _send(self, protocol: str, side: str, message: Message | bytes, *, check: bool) -> None:
-        number = self._numbers.get(protocol, 0 if protocol in ("handshake", "n2c-handshake") else None)
+        number = self._numbers.get(protocol, 0 if protocol in hs.HANDSHAKES else None)
         if number is None:
             raise ValueError(f"{protocol} is not a {self.mode} mini-protocol")
         data = bytes(message) if isinstance(message, (bytes, bytearray)) else None
@@ -783,7 +782,7 @@ class Connection:
         return any(
             session is not None and session.accepted > 0 and not session.done
             for (name, _), session in self._sessions.items()
-            if name not in HANDSHAKES
+            if name not in hs.HANDSHAKES
         )
 
     def _idle_too_long(self, idle: float) -> bool:
@@ -791,7 +790,8 @@ class Connection:
         limit = idle_limit(self.mode, self.config.time_scale)
         if idle <= limit:
             return False
-        started = any(s is not None and s.accepted > 0 for (n, _), s in self._sessions.items() if n not in HANDSHAKES)
+        sessions = [s for (n, _), s in self._sessions.items() if n not in hs.HANDSHAKES and s is not None]
+        started = any(s.accepted > 0 for s in sessions)
         warned = len(self._checker.warnings)
         try:
             self._checker.idle(idle, limit, since="every mini-protocol finished" if started else "the handshake")

@@ -22,6 +22,10 @@ N2N_DEFAULT_VERSIONS = (14, 15, 16)
 N2C_DEFAULT_VERSIONS = tuple(range(16, 24))
 
 
+HANDSHAKES = ("handshake", "n2c-handshake")
+"""The wire names of both handshakes (protocol_name of each mode)."""
+
+
 def protocol_name(mode: str) -> str:
     """The handshake's wire protocol name in `mode`."""
     return "handshake" if mode == N2N else "n2c-handshake"
