@@ -6,20 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from conformance.peer.scenario.command import magic
+
 from . import report
 from .bearer import Options
 from .capture import CaptureError
 from .judge import judge_capture
-
-
-def magic(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a network magic: {text!r}") from None
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError(f"a network magic is a 32-bit number, not {text}")
-    return value
 
 
 def port(text: str) -> int:
