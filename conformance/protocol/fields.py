@@ -73,16 +73,10 @@ class DeclaredFields(Mapping[str, Any]):
         return f"{self._where}{dict(self._values)!r}"
 
 
-_RECORD_KINDS: dict[int, tuple[Any, dict[str, Any]]] = {}
-
-
+@cache
 def _kinds_of(record: Any) -> dict[str, Any]:
     """A record's field kinds by name, built once per declaration (declarations live as long as the process)."""
-    known = _RECORD_KINDS.get(id(record))
-    if known is None or known[0] is not record:
-        known = (record, dict(record.fields))
-        _RECORD_KINDS[id(record)] = known
-    return known[1]
+    return dict(record.fields)
 
 
 def fields_of(move: Any) -> DeclaredFields:
