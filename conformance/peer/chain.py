@@ -33,7 +33,18 @@ from typing import Any
 import cbor2
 
 from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
-from conformance.wire.cbor import NOT_KEPT, EncodedBytes, Map, Tag, decode_item, encode_item, spans_of, value_of, vouch
+from conformance.wire.cbor import (
+    NOT_KEPT,
+    OPAQUE_TAGS,
+    EncodedBytes,
+    Map,
+    Tag,
+    decode_item,
+    encode_item,
+    spans_of,
+    value_of,
+    vouch,
+)
 from conformance.wire.errors import DecodeError
 
 __all__ = [
@@ -174,8 +185,6 @@ def block_body_problem(block_content: bytes) -> str | None:
 # the native cbor2 decoder finds where each item ends (15x faster than building every value). Anything
 # it does not read as expected falls back to the exact, slower path above.
 
-_OPAQUE = {n: (lambda *_: None) for n in (*range(0, 64), 100, 256, 258, 259, 260, 261, 1004, 55799)}
-
 
 def _spans(data: bytes, pos: int) -> list[tuple[int, int]]:
     """Start and end offsets of the elements of the definite-length array that starts at `pos`."""
@@ -186,7 +195,7 @@ def _spans(data: bytes, pos: int) -> list[tuple[int, int]]:
     width = {24: 1, 25: 2}.get(info, 0)
     count = info if width == 0 else int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
     stream = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE)
+    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
     start, spans = pos + 1 + width, []
     for _ in range(count):
         stream.seek(start)
@@ -201,7 +210,7 @@ def _shelley_header_fields(header: bytes) -> tuple[int, int, bytes | None, int, 
     """(block number, slot, prev hash, body size, body hash) of a Shelley-or-later header, or None."""
     item = value_of(header)  # decoded already by the tag-24 check of the message that carried it
     if item is NOT_KEPT:
-        item = cbor2.loads(header, semantic_decoders=_OPAQUE)
+        item = cbor2.loads(header, semantic_decoders=OPAQUE_TAGS)
     body = item[0] if isinstance(item, list) and len(item) == 2 and isinstance(item[0], list) else None
     if body is None or len(body) not in (10, 15):
         return None

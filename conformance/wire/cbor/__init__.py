@@ -30,7 +30,7 @@ from .grammar import (
     encode_item_reference,
 )
 from .head import ARGUMENT_WIDTHS, INDEFINITE, INFO_OF_WIDTH, MAX_DEPTH, WIDTH_OF_INFO, Head, shortest_width
-from .scan import NOT_KEPT, Spans, check_well_formed, scan_item, spans_of, value_of, vouch
+from .scan import NOT_KEPT, OPAQUE_TAGS, Spans, check_well_formed, scan_item, spans_of, value_of, vouch
 from .values import (
     BREAK,
     UNDEFINED,
@@ -51,6 +51,7 @@ __all__ = [
     "INFO_OF_WIDTH",
     "MAX_DEPTH",
     "NOT_KEPT",
+    "OPAQUE_TAGS",
     "UNDEFINED",
     "WIDTH_OF_INFO",
     "CborDocument",

@@ -29,7 +29,7 @@ def _ignore_tag_content(value: Any, *_: Any) -> None:
     return None
 
 
-_OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 259, 260, 261, 1004, 55799)}
+OPAQUE_TAGS = {n: _ignore_tag_content for n in (*range(0, 64), 100, 256, 258, 259, 260, 261, 1004, 55799)}
 """Tags cbor2 would interpret: their content only needs to be well-formed here, not meaningful."""
 
 
@@ -128,7 +128,7 @@ def check_well_formed(data: bytes) -> None:
     global _last_value
     stream = io.BytesIO(data)
     try:
-        value = cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS).decode()
+        value = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS).decode()
         if stream.tell() == len(data):
             _last_value = (data, value)  # replaced whole: a reader on another thread sees one pair or the other
             return
@@ -143,7 +143,7 @@ def _checked_spans(data: bytes) -> Spans | None:
     """The spans of `data` when it is one definite-length array, every element of which cbor2 accepts and
     which ends exactly at the end of `data`; None otherwise (the caller then judges it the general way)."""
     stream = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream, semantic_decoders=_OPAQUE_TAGS)
+    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
     try:
         found = _array_spans(data, 0, stream, decoder, levels=2)
     except Exception:  # noqa: BLE001 - any refusal: the general path gives the verdict and the place
