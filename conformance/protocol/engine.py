@@ -63,11 +63,14 @@ class Observed:
     pipelined: bool
 
 
-def _wire_decode(protocol: str, data: bytes, state: str | None = None, *, version: int | None = None) -> Any:
-    """The wire decoder, told the negotiated version (None: any supported version's shapes)."""
+def _wire_decode(
+    protocol: str, data: bytes, state: str | None = None, *, version: int | None = None, item: Any = None
+) -> Any:
+    """The wire decoder, told the negotiated version (None: any supported version's shapes) and, when
+    known, the CBOR item of `data`."""
     from conformance import wire  # the wire layer is imported only when bytes must be decoded
 
-    return wire.decode(protocol, data, state=state, version=version)
+    return wire.decode(protocol, data, state=state, version=version, item=item)
 
 
 HISTORY_LIMIT = 10_000
@@ -412,12 +415,12 @@ class Session:
 
     def _decode_in(self, state: str, sender: str, data: bytes, item: Any = None) -> Any:
         """Decode in the state; a message of another state is still decoded, so the table can name the
-        broken rule (agency, unexpected message) instead of a bare codec failure. With the `item` our own
-        encoder made of `data`, the declaration reads that item: the same typed decode as of the bytes
-        (tests/test_layers_agree.py), without parsing back CBOR we have just written."""
+        broken rule (agency, unexpected message) instead of a bare codec failure. With the `item` of `data`
+        (our own encoding, or what the reassembler parsed) the wire decoder reads that item instead of the
+        bytes: the same typed decode (tests/test_properties_messages.py), without parsing the CBOR again."""
         from conformance.wire.errors import DecodeError, UnknownMessage
 
-        decode = self._decode if item is None else self._item_decoder(item)
+        decode = self._decode if item is None else functools.partial(self._decode, item=item)
         try:
             return decode(self.name, data, state=state)
         except UnknownMessage as error:
@@ -427,19 +430,6 @@ class Session:
                 raise self._codec_violation(state, sender, data, error) from error
         except DecodeError as error:
             raise self._codec_violation(state, sender, data, error) from error
-
-    def _item_decoder(self, item: Any) -> Decoder:
-        """A decoder that reads `item` (the CBOR item of the bytes it is given) as the wire decoder would."""
-        from conformance import wire
-        from conformance.wire.errors import DecodeError
-
-        def decode(protocol: str, data: bytes, state: str | None = None) -> Any:
-            try:
-                return wire.codec(protocol).decode_item(item, state, raw=data, version=self.version)
-            except DecodeError as error:
-                raise error.located(protocol=protocol, state=state) from None
-
-        return decode
 
     def _codec_violation(self, state: str, sender: str, data: bytes, error: Exception) -> DecodeViolation:
         return DecodeViolation(

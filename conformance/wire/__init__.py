@@ -7,6 +7,8 @@ assert wire.encode(message) == data
 
 from __future__ import annotations
 
+from typing import Any
+
 from .block_fetch import BLOCK_FETCH
 from .chain_sync import CHAIN_SYNC, LOCAL_CHAIN_SYNC
 from .codec import Codec, MessageType
@@ -58,14 +60,16 @@ def codec(protocol: str) -> Codec:
         raise KeyError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}") from None
 
 
-def decode(protocol: str, data: bytes, state: str | None = None, version: int | None = None) -> Message:
+def decode(
+    protocol: str, data: bytes, state: str | None = None, version: int | None = None, *, item: Any = None
+) -> Message:
     """Decode exactly one message of `protocol`; `state` (the sender's state) disambiguates shared tags.
 
     `version` is the negotiated version (node-to-client either as 16 or as its wire key 32784): with it the
     message must have a shape of that version (else NotInVersion or ShapeMismatch, naming the version);
-    without it, a shape of any version is accepted.
+    without it, a shape of any version is accepted. `item`: the CBOR item of `data`, if already parsed.
     """
-    return codec(protocol).decode(data, state, version)
+    return codec(protocol).decode(data, state, version, item=item)
 
 
 def encode(message: Message) -> bytes:

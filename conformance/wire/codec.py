@@ -131,14 +131,17 @@ class Codec:
         """The version number to compare with `since`/`until`: 16 for node-to-client 16 or 32784."""
         return None if version is None else version & ~self.version_bit
 
-    def decode(self, data: bytes, state: str | None = None, version: int | None = None) -> Message:
+    def decode(self, data: bytes, state: str | None = None, version: int | None = None, *, item: Any = None) -> Message:
         """Decode exactly one message; raise a DecodeError naming protocol, state, message and place.
 
         Without `version` the message may have the shape of any version; with the negotiated `version`
-        (either numbering of node-to-client versions), exactly the shapes of that version.
+        (either numbering of node-to-client versions), exactly the shapes of that version. `item` is the
+        CBOR item of `data` when the caller has it already (a reader that decoded the bytes to find where
+        they end, a sender that encoded them): it is read instead of parsing `data` again.
         """
         try:
-            item, _ = cbor.decode_item(data)
+            if item is None:  # no message is the CBOR null, so None only ever means "not parsed"
+                item, _ = cbor.decode_item(data)
             return self.decode_item(item, state, raw=bytes(data), version=version)
         except DecodeError as exc:
             raise exc.located(protocol=self.name, state=state) from None
