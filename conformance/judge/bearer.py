@@ -20,10 +20,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.peer.connection import _mux_violation
 from conformance.peer.mux_io import header
 from conformance.protocol import TABLES, Session, Violation, catalogue
-from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, demultiplexer_for
+from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, bearer_violation, demultiplexer_for
 from conformance.protocol.mux import running as bundle
 from conformance.wire.cbor import decode_item
 from conformance.wire.cbor.values import Map
@@ -209,7 +208,7 @@ class BearerJudge:
             sdus = cutter.feed(chunk.offset, chunk.data, chunk.time)
         except DecodeError as error:  # a zero-length SDU: the node closes; nothing after it is judged
             side = direction.side or "?"
-            fault = _mux_violation(error, side)
+            fault = bearer_violation(error, side)
             if direction.side is not None:
                 self._violation(fault, direction.side, chunk.time, b"")
             self._fail(direction, fault.requirement, chunk.time)
@@ -360,7 +359,7 @@ class BearerJudge:
             demux.receive_data(sdu.payload)
         except DecodeError as error:
             self._drain(direction, time)
-            fault = _mux_violation(error, side)
+            fault = bearer_violation(error, side)
             if fault.requirement != refused:
                 self._violation(fault, side, time, _sdu_bytes(sdu))
             self._fail(direction, fault.requirement, time)
@@ -552,12 +551,12 @@ class BearerJudge:
                 error: DecodeError = TruncatedInput(
                     f"the rest of an SDU ({cutter.pending} bytes of it received) before the {kind}", protocol="mux"
                 )
-                self._violation(_mux_violation(error, side), side, time, b"")
+                self._violation(bearer_violation(error, side), side, time, b"")
             elif demux is not None and demux.pending:
                 error = TruncatedInput(
                     f"the rest of a message ({demux.pending} bytes of it received) before the {kind}"
                 )
-                self._violation(_mux_violation(error, side), side, time, b"")
+                self._violation(bearer_violation(error, side), side, time, b"")
 
     def _time_check(self) -> list[tuple[str, str, str, float, float]]:
         """Every instance whose side with agency is past its state's limit now: (holder, protocol, state,

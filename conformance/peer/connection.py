@@ -27,8 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conformance import wire
-from conformance.protocol import TABLES, MuxViolation, Session, Violation
-from conformance.protocol.mux import MINI_PROTOCOLS, PROTOCOL_IDLE_TIMEOUT, MuxChecker, demultiplexer_for
+from conformance.protocol import TABLES, Session, Violation
+from conformance.protocol.mux import (
+    MINI_PROTOCOLS,
+    PROTOCOL_IDLE_TIMEOUT,
+    MuxChecker,
+    bearer_violation,
+    demultiplexer_for,
+)
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
 from conformance.wire.mux import NODE_SDU_PAYLOAD, MessageDemultiplexer, MuxMessage
@@ -75,15 +81,6 @@ class OwnViolation(Exception):
 
 def _timestamp() -> int:
     return int(time.monotonic() * 1_000_000) & 0xFFFFFFFF
-
-
-def _mux_violation(error: DecodeError, sender: str) -> Violation:
-    requirement = getattr(error, "requirement", None)
-    protocol = getattr(error, "protocol", None) or "mux"
-    if requirement is None:
-        table = TABLES.get(str(protocol))
-        requirement = table.requirement("CODEC") if table is not None else "MUX-SDU-01"
-    return MuxViolation(requirement, str(error), protocol=str(protocol), state=None, sender=sender)
 
 
 IDLE_AT_LEAST = 2.0
@@ -336,7 +333,7 @@ class Connection:
         try:
             sdus = self._sdus.feed(data)
         except DecodeError as error:
-            self._remote_broke(_mux_violation(error, self.remote_role))
+            self._remote_broke(bearer_violation(error, self.remote_role))
             return
         recording = self._recording()
         for sdu in sdus:
@@ -373,7 +370,7 @@ class Connection:
                 if self._closing is None and not self._deaf:
                     self._check_unfinished(sdu.protocol, sdu.mode)
             except DecodeError as error:
-                self._remote_broke(_mux_violation(error, self.remote_role))
+                self._remote_broke(bearer_violation(error, self.remote_role))
                 return
             if self._closing is not None:
                 return

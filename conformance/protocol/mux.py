@@ -29,10 +29,23 @@ from .limits import (
     N2C_QUERY_QUEUE_BOUND,
     N2C_TX_QUEUE_BOUND,
 )
+from .registry import TABLES
 from .table import INITIATOR, RESPONDER
 from .violations import IngressQueueOverrun, MuxViolation, TimeLimitExceeded, Violation
 
 N2C_INGRESS_LIMIT = N2C_NODE_INGRESS_LIMIT
+
+
+def bearer_violation(error: DecodeError, sender: str) -> Violation:
+    """The violation a fault found below the mini-protocols (an SDU, a reassembled message) stands for: the
+    requirement the error names, else its protocol's codec rule, else MUX-SDU-01. The peer and the capture
+    judge both report bearer faults so, and must agree."""
+    requirement = getattr(error, "requirement", None)
+    protocol = getattr(error, "protocol", None) or "mux"
+    if requirement is None:
+        table = TABLES.get(str(protocol))
+        requirement = table.requirement("CODEC") if table is not None else "MUX-SDU-01"
+    return MuxViolation(requirement, str(error), protocol=str(protocol), state=None, sender=sender)
 
 
 @dataclass(frozen=True)
