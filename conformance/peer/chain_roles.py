@@ -9,6 +9,7 @@ the `Negotiated` value the connection hands to every factory of that connection.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from .agent import BehaviourFactory, Negotiated
@@ -48,6 +49,10 @@ class _PerConnection:
         return queue
 
 
+FETCH_IN_FLIGHT = 2
+"""Ranges a follower's block-fetch client keeps requested at once (the node pipelines its requests too)."""
+
+
 def follow_chain(
     *, headers: int | None = None, depth: int = 1, range_size: int = 100, fetch: bool = True, **client: Any
 ) -> Roles:
@@ -64,5 +69,7 @@ def follow_chain(
         ("local-chain-sync", "initiator"): lambda n: LocalChainSyncClient(n, headers=headers, depth=depth, **client),
     }
     if fetch:
-        roles[("block-fetch", "initiator")] = lambda n: BlockFetchClient(followed(n), n, range_size=range_size)
+        # two ranges requested at once, as the node pipelines its requests: the server never waits for us
+        fetcher = partial(BlockFetchClient, range_size=range_size, in_flight=FETCH_IN_FLIGHT)
+        roles[("block-fetch", "initiator")] = lambda n: fetcher(followed(n), n)
     return roles

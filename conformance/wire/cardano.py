@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .cbor import check_well_formed, decode_item, encode_item, scan_item
+import cbor2
+
+from .cbor import NOT_KEPT, OPAQUE_TAGS, check_well_formed, decode_item, encode_item, scan_item, value_of
 from .cbor.decode import read_argument
 from .errors import ShapeMismatch
 
@@ -49,9 +51,13 @@ def byron_point(header_cbor: bytes, variant: int, k: int = BYRON_K) -> ChainPoin
     return ChainPoint(slot, blake2b_256(bytes((0x82, variant)) + header_cbor))
 
 
-def shelley_point(header_cbor: bytes) -> ChainPoint:
-    """Point of a Shelley-family header `[header_body, kes_signature]`; the slot is header_body[1]."""
-    header, _ = decode_item(header_cbor)
+def shelley_point(header_cbor: bytes, header: Any = NOT_KEPT) -> ChainPoint:
+    """Point of a Shelley-family header `[header_body, kes_signature]`; the slot is header_body[1].
+    `header` is the header already decoded, when the caller has it."""
+    if header is NOT_KEPT:
+        header = value_of(header_cbor)  # what its tag-24 check decoded, when that was the last check
+    if header is NOT_KEPT:
+        header, _ = decode_item(header_cbor)
     try:
         slot = int(header[0][1])
     except (IndexError, TypeError, ValueError):
@@ -89,8 +95,16 @@ def block_info(block_content: bytes, k: int = BYRON_K, *, checked: bool = False)
     if found is None:  # an indefinite-length wrapper: the general path
         return _block_info_decoded(block_content, k)
     era_tag, header_cbor = found
-    header, _ = decode_item(header_cbor)
-    return _info_of_header(era_tag, header, header_cbor, k)
+    return _info_of_header(era_tag, _read_checked(header_cbor), header_cbor, k)
+
+
+def _read_checked(item_cbor: bytes) -> Any:
+    """The value of an item known to be well-formed, for reading a few of its fields: cbor2's C decoder
+    (tags opaque), 5x faster than ours; our decoder when cbor2 refuses content it would interpret."""
+    try:
+        return cbor2.loads(item_cbor, semantic_decoders=OPAQUE_TAGS)
+    except Exception:  # noqa: BLE001 - whatever cbor2 refuses, our decoder reads (or says why not)
+        return decode_item(item_cbor)[0]
 
 
 def _era_and_header(data: bytes) -> tuple[int, bytes] | None:
@@ -136,7 +150,7 @@ def _info_of_header(era_tag: int, header: Any, header_cbor: bytes, k: int) -> Bl
             point = byron_point(header_cbor, era_tag, k)
             difficulty = header[3][1] if era_tag == 0 else header[3][2]
             return BlockInfo(point.slot, point.hash, int(difficulty[0]), _hash_or_none(header[1]))
-        point = shelley_point(header_cbor)
+        point = shelley_point(header_cbor, header)
         body = header[0]
         return BlockInfo(point.slot, point.hash, int(body[0]), _hash_or_none(body[2]))
     except (IndexError, TypeError, ValueError, KeyError):
