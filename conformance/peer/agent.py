@@ -34,9 +34,12 @@ class After:
 
 @dataclass(frozen=True)
 class Finish:
-    """This behaviour is done (it sent or received MsgDone, or has nothing more to do)."""
+    """This behaviour is done (it sent or received MsgDone, or has nothing more to do). With `close`, it
+    cannot go on and the connection closes from our side, as the node closes when it cannot answer: a
+    remote left waiting for an answer that never comes would hang instead."""
 
     reason: str = ""
+    close: bool = False
 
 
 Action = Send | After | Finish

@@ -563,6 +563,12 @@ class ChainStore:
             return {"era": 0, "byron_variant": tag, "size_hint": len(stored), "cbor": header}
         return {"era": tag - 1, "cbor": header}
 
+    def era_index(self, index: int) -> int:
+        """The hard-fork era index of the block at `index` (Byron 0 .. Conway 6), as headers carry it."""
+        if index not in self._stored:
+            return self._synthetic.era_index
+        return int(self.header(index)["era"])
+
     def _synthetic_parts(self, index: int) -> tuple[bytes, _Body]:
         prev = self._first_prev if index == 0 else bytes(self._hashes[index * 32 - 32 : index * 32])
         header = self._render_header(index, self._slots[index], self._numbers[index], prev)

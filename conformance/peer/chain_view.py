@@ -25,3 +25,9 @@ class StoreView:
     def block_no_at(self, point: ChainPoint) -> int | None:
         index = self.chain.index_of(point)
         return None if index is None or index < 0 else self.chain.block_no(index)
+
+    def era_at(self, point: ChainPoint | None) -> int:
+        index = self.chain.index_of(point) if point is not None else None
+        if index is None or index < 0:  # the origin (or a point no longer on the chain): where it starts
+            return self.chain.era_index(0) if len(self.chain) else 0
+        return self.chain.era_index(index)

@@ -462,6 +462,8 @@ class Connection:
             return
         if self.role == "responder":
             self.violations.extend(found)
+            for violation in found:  # recorded, not closed on: the refusal below is the node's answer
+                self._event("violation", str(violation), requirement=violation.requirement)
             answer = hs.respond(self.mode, self._ours, decoded.fields.get("versions") or {})
             self._send_handshake(answer.reply)
             if answer.version is None or answer.data is None:
@@ -620,6 +622,9 @@ class Connection:
             elif isinstance(action, Finish):
                 self.finished[key] = action.reason
                 self._event("finished", f"{key[0]} {key[1]}: {action.reason}")
+                if action.close:
+                    self._close("local", f"our {key[0]} {key[1]} cannot go on: {action.reason}", None, flush=True)
+                    return
 
     def _timer(self, key: tuple[str, str], token: str) -> None:
         self._timers = {t for t in self._timers if not t.cancelled() and t.when() > asyncio.get_running_loop().time()}

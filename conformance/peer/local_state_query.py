@@ -9,10 +9,13 @@ Queries (`Ouroboros.Consensus.Ledger.Query`; N2C v16-v19 speak QueryVersion2, v2
 QueryVersion3): the top-level `[1]` GetSystemStart, answered `[year, dayOfYear, picosecondsOfDay]` (the
 UTCTime encoding of cardano-binary); `[2]` GetChainBlockNo, answered `WithOrigin BlockNo` as the generic
 Serialise encoding does (`[0]` at origin, `[1, blockNo]`); `[3]` GetChainPoint, answered as a point (`[]`
-or `[slot, hash]`), all three of the acquired state. `[0, blockQuery]` needs a ledger: it is answered only
-from `answers` (exact query bytes -> exact result bytes, e.g. golden pairs). Anything else (an unknown
-tag, `[4]` GetLedgerConfig, a block query without an answer) ends the behaviour, as the node's query
-decoder fails and the node closes the connection.
+or `[slot, hash]`), all three of the acquired state. Of the block queries `[0, blockQuery]`, the hard-fork
+combinator's GetCurrentEra `[0, [2, [1]]]` is answered from the chain: the era index (Byron 0 .. Conway 6,
+a bare unsigned integer: `Serialise (EraIndex xs)` in ouroboros-consensus) of the acquired block, at the
+origin that of the chain's first block. Every other block query needs a ledger: it is answered only from
+`answers` (exact query bytes -> exact result bytes, e.g. golden pairs). Anything else (an unknown tag,
+`[4]` GetLedgerConfig, a block query without an answer) ends the behaviour and closes the connection: the
+node closes when its query decoder fails, and a client left waiting for an answer would hang.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ PROTOCOL = "local-state-query"
 POINT_TOO_OLD = 0
 POINT_NOT_ON_CHAIN = 1
 MAINNET_SYSTEM_START = datetime(2017, 9, 23, 21, 44, 51, tzinfo=UTC)
+GET_CURRENT_ERA = [2, [1]]
+"""The hard-fork combinator's QueryHardFork GetCurrentEra, inside a BlockQuery `[0, ...]`."""
 QUERY_VERSION_3_SINCE = 20
 """Node-to-client version from which QueryVersion3 (GetLedgerConfig, tag 4) is spoken."""
 
@@ -48,6 +53,10 @@ class ChainView(Protocol):
 
     def block_no_at(self, point: ChainPoint) -> int | None:
         """The number of the block at `point` when it is on the chain, else None."""
+        ...
+
+    def era_at(self, point: ChainPoint | None) -> int:
+        """The era index of the block at `point` (on the chain), or of the first block for the origin."""
         ...
 
 
@@ -109,7 +118,7 @@ class LocalStateQueryServer:
             return self._acquired(self.chain.tip())
         if name in ("MsgAcquireImmutableTip", "MsgReAcquireImmutableTip"):
             if self.version is not None and self.version < IMMUTABLE_TIP_SINCE:
-                return [Finish(f"{name} before node-to-client v{IMMUTABLE_TIP_SINCE}")]
+                return [Finish(f"{name} before node-to-client v{IMMUTABLE_TIP_SINCE}", close=True)]
             return self._acquired(self.chain.immutable_tip())
         if name == "MsgQuery":
             return self._query(bytes(message.fields["query"]))
@@ -118,7 +127,7 @@ class LocalStateQueryServer:
             return []
         if name == "MsgDone":
             return [Finish("done")]
-        return [Finish(f"unexpected {name} in the local-state-query server")]
+        return [Finish(f"unexpected {name} in the local-state-query server", close=True)]
 
     def _acquire_point(self, point: ChainPoint | None) -> list[Action]:
         immutable, _ = self.chain.immutable_tip()
@@ -144,7 +153,7 @@ class LocalStateQueryServer:
     def _query(self, query: bytes) -> list[Action]:
         result = self.answer(query)
         if isinstance(result, str):
-            return [Finish(result)]
+            return [Finish(result, close=True)]
         return [Send(Message(PROTOCOL, "MsgResult", {"result": result}))]
 
     def answer(self, query: bytes) -> bytes | str:
@@ -170,6 +179,8 @@ class LocalStateQueryServer:
                 return "Query: GetLedgerConfig requires at least QueryVersion3"
             return "Query: GetLedgerConfig needs a ledger; the reference peer has none"
         if (size, tag) == (2, 0):
+            if item[1] == GET_CURRENT_ERA:
+                return encode_item(self.chain.era_at(point))
             return "Query: a BlockQuery needs a ledger; no answer was given for it"
         return f"Query: invalid size and tag ({size}, {tag})"
 

@@ -4,6 +4,8 @@ connection and a clean close of it alone, while a bystander connection on the sa
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import pytest
 
@@ -273,17 +275,22 @@ async def raw_handshake(server: Server, proposal: bytes) -> Message:
     return reply
 
 
-def test_undecodable_data_of_the_chosen_version_is_a_handshake_decode_error() -> None:
+def test_undecodable_data_of_the_chosen_version_is_a_handshake_decode_error(tmp_path: Path) -> None:
     async def main() -> None:
-        async with await node() as server:
+        async with await node(transcript_dir=tmp_path) as server:
             # v16 with the four fields of v14/v15: its data does not decode (no perasSupport)
             reply = await raw_handshake(server, bytes.fromhex("8200a110841a2d964a09f400f4"))
             assert reply.name == "MsgRefuse" and reply.fields["reason"]["kind"] == "HandshakeDecodeError"
             assert reply.fields["reason"]["version"] == 16
             accepted = await server_side(server)
             assert "HS-VDATA-01" in [v.requirement for v in accepted.violations]
+            assert await accepted.wait_closed(5) is not None
 
     run(main())
+    # the finding is in the transcript too, not only in the summary (a user greps the JSON lines for it)
+    (path,) = tmp_path.glob("*.jsonl")
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert any(e["kind"] == "event" and "HS-VDATA-01" in json.dumps(e) for e in events if "violation" in json.dumps(e))
 
 
 def test_unknown_version_keys_are_skipped() -> None:

@@ -425,6 +425,53 @@ def test_local_state_query_at_the_tip_and_off_the_chain(tmp_path: Path) -> None:
     run(scenario())
 
 
+GET_CURRENT_ERA = bytes.fromhex("820082028101")  # [0, [2, [1]]]: BlockQuery (QueryHardFork GetCurrentEra)
+
+
+def test_local_state_query_answers_the_current_era_from_the_chain(tmp_path: Path) -> None:
+    """The era index of the acquired block: 6 on a Conway chain, 5 on a Babbage one (not a constant)."""
+
+    async def scenario(era: str) -> int:
+        requests = [lsq("MsgAcquireVolatileTip"), lsq("MsgQuery", query=GET_CURRENT_ERA), lsq("MsgRelease")]
+        folder = tmp_path / era
+        folder.mkdir()
+        server, connection = await unix_pair(
+            socket_path(folder), ChainStore.synthetic(5, era=era), Mempool(), scripted("local-state-query", requests)
+        )
+        await finished(connection, ("local-state-query", "initiator"))
+        replies = behaviour(connection, "local-state-query", "initiator").replies
+        assert [r.name for r in replies] == ["MsgAcquired", "MsgResult"]
+        await close(server, connection)
+        all_clean(server, connection)
+        return int(decode_item(bytes(replies[1].fields["result"]))[0])
+
+    assert run(scenario("conway")) == 6
+    assert run(scenario("babbage")) == 5
+
+
+def test_a_query_the_peer_cannot_answer_closes_the_connection_instead_of_leaving_the_client_waiting(
+    tmp_path: Path,
+) -> None:
+    """A block query needs a ledger the reference peer does not have: it says so and closes, as the node
+    closes when it cannot go on; the client sees the close at once (found by an npm client that waited)."""
+
+    async def scenario() -> None:
+        get_epoch_no = bytes.fromhex("8200820082068101")  # [0, [0, [6, [1]]]]: QueryIfCurrent Conway GetEpochNo
+        requests = [lsq("MsgAcquireVolatileTip"), lsq("MsgQuery", query=get_epoch_no)]
+        server, connection = await unix_pair(
+            socket_path(tmp_path), ChainStore.synthetic(5), Mempool(), scripted("local-state-query", requests)
+        )
+        assert await until(lambda: connection.closed.done(), timeout=10.0), "the client was left waiting"
+        assert await until(lambda: server.connections[0].closed.done(), timeout=5.0)
+        info = server.connections[0].closed.result()
+        assert info.by == "local" and "needs a ledger" in info.reason, info
+        assert connection.closed.result().by == "remote"
+        assert connection.violations == [] and server.connections[0].violations == []  # nobody broke a rule
+        await close(server, connection)
+
+    run(scenario())
+
+
 def ltm(name: str, **fields: Any) -> Message:
     return Message("local-tx-monitor", name, fields)
 

@@ -174,16 +174,16 @@ def test_golden_answers_are_given_back_for_block_queries() -> None:
         ("81f5", V20, "invalid size and tag"),
     ],
 )
-def test_queries_the_node_could_not_decode_or_we_cannot_answer_end_the_behaviour(
+def test_queries_the_node_could_not_decode_or_we_cannot_answer_end_the_behaviour_and_the_connection(
     query: str, version: int, why: str
 ) -> None:
     server = LocalStateQueryServer(CHAIN, Negotiated("node-to-client", version))
     server.on_message(lsq("MsgAcquireVolatileTip"))
     (finish,) = server.on_message(lsq("MsgQuery", query=bytes.fromhex(query)))
-    assert isinstance(finish, Finish) and why in finish.reason
+    assert isinstance(finish, Finish) and why in finish.reason and finish.close
 
 
 def test_immutable_tip_is_refused_before_v16() -> None:
     server = LocalStateQueryServer(CHAIN, Negotiated("node-to-client", 0x8000 | 15))
     (finish,) = server.on_message(lsq("MsgAcquireImmutableTip"))
-    assert isinstance(finish, Finish) and "v16" in finish.reason
+    assert isinstance(finish, Finish) and "v16" in finish.reason and finish.close
