@@ -210,3 +210,14 @@ def test_the_checker_counts_queued_bytes_only_for_running_protocols() -> None:
         with pytest.raises(table.MuxViolation):
             checker.observe(SDU(0, 0, number, keep_alive), "initiator")
     assert checker.buffered == {(8, 0): len(keep_alive)}
+
+
+def test_inbound_data_starts_its_own_responder_and_keep_alive_only() -> None:
+    """StartOnDemand for every responder, StartOnDemandAny for keep-alive (Cardano.Network.NodeToNode);
+    node-to-client responders are all StartOnDemand; the handshake runs before the mux."""
+    responders_started_by = table.responders_started_by
+    assert responders_started_by("node-to-node", 2) == ("chain-sync", "keep-alive")
+    assert responders_started_by("node-to-node", 8) == ("keep-alive",)
+    assert responders_started_by("node-to-node", 10) == ("peer-sharing", "keep-alive")
+    assert responders_started_by("node-to-node", 0) == ()
+    assert responders_started_by("node-to-client", 5) == ("local-chain-sync",)

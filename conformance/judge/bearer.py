@@ -4,7 +4,10 @@ Each direction's bytes are cut into SDUs (`sdus.SduCutter`), checked by a `MuxCh
 ingress queue) and fed to a `MessageDemultiplexer` (`demultiplexer_for`: the handshake alone, then the
 negotiated bundle, switched at the SDU that ends the handshake, as the reference peer's connection does).
 Every whole message goes to the `Session` of its mini-protocol instance, in record-and-continue mode,
-with the negotiated version and the capture's timestamps as the clock. A mini-protocol instance is named
+with the negotiated version and the capture's timestamps as the clock. An instance's first state (its
+initiator's agency) is timed by its responder, which the node starts on demand: from the first SDU of that
+mini-protocol from the initiator's side, keep-alive's from the first such SDU of any (`StartOnDemandAny`;
+`responders_started_by`), never from the handshake. A mini-protocol instance is named
 by the connection side that runs its initiator: an SDU with mode bit 0 comes from that side, mode bit 1
 from the other, so on a duplex connection the two instances of one protocol never mix.
 
@@ -22,7 +25,13 @@ from typing import Any
 
 from conformance.peer.mux_io import header
 from conformance.protocol import TABLES, Session, Violation, catalogue
-from conformance.protocol.mux import MINI_PROTOCOLS, MuxChecker, bearer_violation, demultiplexer_for
+from conformance.protocol.mux import (
+    MINI_PROTOCOLS,
+    MuxChecker,
+    bearer_violation,
+    demultiplexer_for,
+    responders_started_by,
+)
 from conformance.protocol.mux import running as bundle
 from conformance.wire.cbor import decode_item
 from conformance.wire.cbor.values import Map
@@ -354,6 +363,11 @@ class BearerJudge:
             refused = violation.requirement
             if sdu.protocol not in checker.bundle():
                 return  # the demultiplexer would refuse it again
+        if sdu.mode == 0:  # from the initiator of `side`'s instances: their responders start now
+            for name in responders_started_by(self._mode, sdu.protocol):  # type: ignore[arg-type]
+                instance = self._instances.get((name, side))
+                if instance is not None:
+                    instance.session.start()
         try:
             demux.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
             demux.receive_data(sdu.payload)
@@ -422,7 +436,9 @@ class BearerJudge:
             decoded = session.history[-1].message if session.accepted > taken else None
             self._handshake(decoded, found, time)
 
-    def _instance(self, name: str, owner: str, state: str | None, *, start: float | None = None) -> _Instance | None:
+    def _instance(
+        self, name: str, owner: str, state: str | None, *, start: float | None = None, started: bool = True
+    ) -> _Instance | None:
         if name not in TABLES:
             return None
         options: dict[str, Any] = {}
@@ -439,6 +455,7 @@ class BearerJudge:
             on_violation="record",
             history_limit=1,
             state=state,
+            started=started,
             **options,
         )
         self.clock.time = saved
@@ -498,8 +515,8 @@ class BearerJudge:
         if self._mode == N2N and data.get("initiator_only") is False:
             owners.append(RESPONDER)
         for protocol in bundle(self._mode, data).values():  # type: ignore[arg-type]
-            for owner in owners:  # every instance runs from now on: its time limits count
-                self._instance(protocol.name, owner, None)
+            for owner in owners:  # the clocks wait for the responders to start (module docstring)
+                self._instance(protocol.name, owner, None, started=False)
 
     def _stop(self, time: float, why: str) -> None:
         self._stopped = True

@@ -9,6 +9,9 @@ handshake SDUs and raw bytes first, then one SDU per mini-protocol instance in t
 
 A MUST violation by the remote (mux, session, time limit) is recorded in `violations` and closes the
 connection, as the node does; handshake refusals are answered with MsgRefuse first (PROTOCOLS.md 4.3).
+Time limits count as the node's mux starts its mini-protocols: our initiators' Sessions from the handshake
+(`StartEagerly`), each of our responders' from its first inbound SDU (`StartOnDemand`: no limit on the
+remote's first message), keep-alive's from the first inbound SDU of any responder (`StartOnDemandAny`).
 
 With `PeerConfig.handshake` False (a scenario that drives the handshake itself) the connection neither
 proposes nor answers: the script's handshake messages go through the handshake Session like any other,
@@ -34,6 +37,7 @@ from conformance.protocol.mux import (
     MuxChecker,
     bearer_violation,
     demultiplexer_for,
+    responders_started_by,
 )
 from conformance.protocol.mux import running as bundle
 from conformance.wire import DecodeError, Message, TruncatedInput
@@ -358,6 +362,8 @@ class Connection:
             except Violation as violation:
                 self._remote_broke(violation)
                 return
+            if self.negotiated is not None and sdu.mode == 0:  # data for one of our responders
+                self._start_on_demand(sdu.protocol)
             try:
                 self._demux.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
                 self._demux.receive_data(sdu.payload)
@@ -374,6 +380,21 @@ class Connection:
                 return
             if self._closing is not None:
                 return
+
+    def _start_on_demand(self, number: int) -> None:
+        """Inbound data for our responder of `number` starts its Session's clock and keep-alive's, as
+        `Network.Mux.monitor` starts the node's `StartOnDemand` and `StartOnDemandAny` responders."""
+        for name in responders_started_by(self.mode, number):  # type: ignore[arg-type]
+            session = self._sessions.get((name, "responder"))
+            if session is not None:
+                session.start()
+
+    def started(self, protocol: str, side: str | None = None) -> bool:
+        """Whether the clock of the instance of `protocol` where we play `side` (default: our role) runs:
+        an initiator's from the handshake, a responder's from the inbound data that starts it (module
+        docstring). False before the handshake and for an instance that does not run."""
+        session = self._sessions.get((protocol, side or self.role))
+        return session is not None and session.started
 
     def _check_unfinished(self, number: int, mode: int) -> None:
         """An unfinished message longer than its state's byte limit breaks the limit before it ends."""
@@ -541,7 +562,7 @@ class Connection:
         self._outgoing = demultiplexer_for(self.mode, data)  # type: ignore[arg-type]
         self._event("negotiated", f"version {version}", version=version, version_data=dict(data))
         for protocol in bundle(self.mode, data).values():  # type: ignore[arg-type]
-            for side in self._sides():  # every instance runs from now on: its time limits count
+            for side in self._sides():  # initiators' clocks run from now, responders' wait for data
                 self._session(protocol.name, side)
         self._set_handshake(self.negotiated)
         if self.config.behaviours:
@@ -576,6 +597,7 @@ class Connection:
                     time_scale=self.config.time_scale,
                     on_violation="record",
                     history_limit=HISTORY_KEPT,
+                    started=ours == "initiator" or name in hs.HANDSHAKES,  # responders: on demand
                     **options,
                 )
         return self._sessions[key]

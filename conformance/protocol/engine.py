@@ -83,6 +83,7 @@ class _Undo:
 
     state: str
     entered: float
+    started: bool
     entries: int
     history: int
     accepted: int
@@ -123,7 +124,9 @@ class Session:
     `responder_versions`). `history` keeps the last `history_limit` accepted messages (None: all), so
     a session on a long-running connection holds bounded memory. `state` starts the session in another
     state than the table's initial one: a judge that joins a conversation mid-way (a capture that missed
-    the start) names where it joined.
+    the start) names where it joined. `started` False creates the session with the clock of its first
+    state stopped: no deadline until `start()` or its first message, as the node starts a responder on
+    demand (see `start`).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class Session:
         decoder: Decoder | None = None,
         history_limit: int | None = HISTORY_LIMIT,
         state: str | None = None,
+        started: bool = True,
         **options: Any,
     ) -> None:
         table = TABLES.get(name)
@@ -163,6 +167,7 @@ class Session:
         self.rules: Rules = (table.rules or Rules)(version=version, **options)
         self._state = table.initial if state is None else state
         self._entered = self.clock.now()
+        self._started = started
         self._entries = 0
         """How many moves have been taken: names the current stay in a state, for its deadline."""
         self._late: int | None = None
@@ -205,8 +210,29 @@ class Session:
         return len(self._pending) + (1 if self._state in pipelining.busy_states else 0)
 
     @property
+    def started(self) -> bool:
+        """Whether the clock runs: from creation, or (created unstarted) from `start()` or the first message."""
+        return self._started
+
+    def start(self) -> None:
+        """Start the clock of the current state now, if it has not started (else nothing changes).
+
+        The node starts its responders on demand (Network.Mux `StartOnDemand`/`StartOnDemandAny`, set per
+        mini-protocol in `Cardano.Network.NodeToNode.nodeToNodeProtocols`), and a state's limit counts
+        from when its driver begins to wait (`Ouroboros.Network.Driver.Limits`): a responder's first state
+        has no limit until the mini-protocol starts. The I/O layer calls this when that happens; a message
+        observed on an unstarted session starts it at its own arrival.
+        """
+        if not self._started:
+            self._started = True
+            self._entered = self.clock.now()
+
+    @property
     def deadline(self) -> float | None:
-        """When the side with agency must have sent its next message, on the session's clock."""
+        """When the side with agency must have sent its next message, on the session's clock (None when
+        the state has no limit or the clock has not started)."""
+        if not self._started:
+            return None
         limit = self.table.state(self._state).time_limit.scaled(self.time_scale)
         return None if limit is None else self._entered + limit
 
@@ -240,7 +266,15 @@ class Session:
             raise ValueError(f"a {message.protocol} message given to a {self.name} session")
         now = self.clock.now()
         found = _Findings(strict=self.strict, raising=self.on_violation == "raise")
-        undo = _Undo(self._state, self._entered, self._entries, len(self.history), self.accepted, tuple(self._pending))
+        undo = _Undo(
+            self._state,
+            self._entered,
+            self._started,
+            self._entries,
+            len(self.history),
+            self.accepted,
+            tuple(self._pending),
+        )
         try:
             self._take(sender, message, now, found, undo)
         except Violation as refused:
@@ -289,6 +323,8 @@ class Session:
         pipelined = self._check_speaker(sender, given, None if given is not None else message)
         pipelining = self.table.pipelining
         state = pipelining.return_state if pipelined and pipelining is not None else self._state
+        if not self._started:  # the first message starts an on-demand session: no limit before it
+            self._started, self._entered = True, now
         if not pipelined:
             self._check_time(sender, now, given, found)
         item: Any = None
@@ -504,6 +540,7 @@ class Session:
     def _restore(self, undo: _Undo) -> None:
         """Put the session back as it was when the observe began (the reported deadline aside)."""
         self._state, self._entered, self._entries = undo.state, undo.entered, undo.entries
+        self._started = undo.started
         del self.history[undo.history :]
         self.accepted = undo.accepted
         self._pending = deque(undo.pending)

@@ -4,12 +4,14 @@ the demultiplexer built from that data.
 This table is the one home of ingress limits; each mini-protocol's number is read from its wire codec
 (`Codec.number`), and the SDU bounds and mode bits from `conformance.wire.mux`. The wire layer's
 `MessageDemultiplexer` takes its limits from `demultiplexer_for` (the wire layer never imports this one).
-Sources: `Network.Mux.{Codec,Types,Ingress,Bearer}`, `Cardano.Network.NodeToNode` (`*ProtocolLimits`),
-`Cardano.Network.NodeToClient` (`maximumMiniProtocolLimits`) (PROTOCOLS.md sections 1.1, 1.3 and 2).
+Sources: `Network.Mux.{Codec,Types,Ingress,Bearer}`, `Cardano.Network.NodeToNode` (`*ProtocolLimits`,
+`miniProtocolStart` in `nodeToNodeProtocols`), `Cardano.Network.NodeToClient` (`maximumMiniProtocolLimits`)
+(PROTOCOLS.md sections 1.1, 1.3 and 2).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +36,9 @@ from .table import INITIATOR, RESPONDER
 from .violations import IngressQueueOverrun, MuxViolation, TimeLimitExceeded, Violation
 
 N2C_INGRESS_LIMIT = N2C_NODE_INGRESS_LIMIT
+ResponderStart = Literal["on-demand", "on-demand-any"]
+"""When the node starts a responder (`Network.Mux.Types.StartOnDemandOrEagerly`; initiators start at once,
+`StartEagerly`): at its own first inbound data, or at the first inbound data of any responder."""
 
 
 def bearer_violation(error: DecodeError, sender: str) -> Violation:
@@ -54,7 +59,8 @@ class MiniProtocol:
 
     `ingress_limit` is the node's value (None: the node has none), which the checker reports against;
     `bound` is the queue our demultiplexer holds where the node's value is none or effectively none
-    (see limits.py for why each was chosen).
+    (see limits.py for why each was chosen). `responder_start` is when the node starts its responder, so
+    when the time limit of the responder's first state begins to count (`responders_started_by`).
     """
 
     number: int
@@ -64,6 +70,7 @@ class MiniProtocol:
     requires: str | None = None
     note: str = ""
     bound: int | None = None
+    responder_start: ResponderStart = "on-demand"
 
     @property
     def queue_bound(self) -> int:
@@ -88,7 +95,7 @@ NODE_TO_NODE = (
     _declared("chain-sync", 462_000, note="1.1 x 300 x 1400"),
     _declared("block-fetch", 23_068_694, 230_686_940, note="1.1 x max(10 x 2097154, 100 x 90112)"),
     _declared("tx-submission2", 721_424, note="1.1 x 10 x (44 + 65540)"),
-    _declared("keep-alive", 1_408, note="1.1 x 1280"),
+    _declared("keep-alive", 1_408, note="1.1 x 1280", responder_start="on-demand-any"),
     _declared("peer-sharing", 5_760, requires="peer_sharing", note="4 x 1440"),
     # Peras has no wire declaration yet: these two rows are the one home of its numbers.
     MiniProtocol(16, "peras-cert-diffusion", 220_000, requires="peras_support", note="experimental, N2N v16"),
@@ -128,6 +135,19 @@ def running(mode: Mode, version_data: Mapping[str, Any] | None = None) -> dict[i
         for p in MINI_PROTOCOLS[mode]
         if p.number != 0 and (p.requires is None or _enabled(version_data, p.requires))
     }
+
+
+@functools.cache
+def responders_started_by(mode: Mode, number: int) -> tuple[str, ...]:
+    """The responders that the first inbound data of mini-protocol `number` starts, after the handshake:
+    its own (`StartOnDemand`) and every `StartOnDemandAny` one (keep-alive), as `Network.Mux.monitor`
+    starts them; none for the handshake, which runs before the mux. Starting one twice changes nothing,
+    so every inbound SDU may call this."""
+    if number == 0:
+        return ()
+    rows = MINI_PROTOCOLS[mode]
+    own = tuple(p.name for p in rows if p.number == number)
+    return own + tuple(p.name for p in rows if p.responder_start == "on-demand-any" and p.number != number)
 
 
 def demultiplexer_for(

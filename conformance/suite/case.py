@@ -178,7 +178,7 @@ class Case:
                 await asyncio.wait_for(asyncio.shield(connection.handshake_done), wait)
             except TimeoutError:
                 self.fail("HS-TIME-01", f"the initiator proposed no versions within {wait:g} s of connecting")
-            if connection.closed.done() and connection.bytes_received == 0:
+            if connection.is_closed and connection.bytes_received == 0:  # closing: `closed` is set a moment later
                 self.connections.remove(connection)
                 continue  # a socket the initiator abandoned while it waited for this case: take the next
             stale = waited >= STALE_AFTER * node.HANDSHAKE_WAIT * config.time_scale

@@ -188,6 +188,8 @@ def test_a_slow_sender_past_its_time_limit_is_closed() -> None:
             bystander = await scripted(server, initiator_only=True)
             client = await scripted(server, initiator_only=True)
             accepted = await accepted_of(server, client)
+            # its first data (on chain-sync) starts keep-alive's clock (StartOnDemandAny); it never asks
+            await client.send("chain-sync", Message("chain-sync", "MsgFindIntersect", {"points": []}))
             await keep_busy(bystander, accepted)  # the bystander keeps sending in time
             info = await accepted.wait_closed(5)
             assert info is not None and info.by == "local"

@@ -201,6 +201,61 @@ def test_states_without_a_time_limit_wait_forever() -> None:
     assert session.observe(INI, submit.data) == "StBusy"
 
 
+def ka(name: str, cookie: int = 1) -> Message:
+    return Message("keep-alive", name, {"cookie": cookie})
+
+
+def test_an_unstarted_session_has_no_deadline_until_started() -> None:
+    """The node's on-demand responders: keep-alive's StClient counts 97 s from `start()`, not creation."""
+    clock = FakeClock()
+    session = Session("keep-alive", clock=clock, started=False)
+    assert not session.started and session.deadline is None
+    clock.advance(500)
+    session.check_time()  # no clock runs: nothing is late
+    session.start()
+    assert session.started and session.deadline == 500 + 97.0
+    clock.advance(95)
+    session.start()  # started already: the deadline stays
+    assert session.deadline == 597.0
+    assert session.observe(INI, ka("MsgKeepAlive")) == "StServer"
+    clock.advance(3)
+    session.start()
+    assert session.deadline == 595 + 60.0  # later states count from their entry as before
+
+
+def test_an_unstarted_session_misses_a_deadline_counted_from_its_start() -> None:
+    clock = FakeClock()
+    session = Session("keep-alive", clock=clock, started=False, on_violation="record")
+    clock.advance(4)
+    session.start()
+    clock.advance(97.5)
+    session.check_time()
+    assert [(v.requirement, v.state, v.observed) for v in session.violations] == [("KA-TIME-01", "StClient", 97.5)]
+
+
+def test_the_first_message_starts_an_unstarted_session_with_no_limit_before_it() -> None:
+    """StartOnDemand: the remote's first message may come any time; the next state counts from it."""
+    clock = FakeClock()
+    session = Session("chain-sync", clock=clock, started=False)
+    clock.advance(1e6)  # far past StIdle's limit, had the clock run
+    assert session.observe(INI, cs("MsgRequestNext")) == "StCanAwait"
+    assert session.started and session.deadline == 1e6 + 10.0
+
+
+def test_a_refused_first_message_leaves_the_session_unstarted() -> None:
+    """Observe stays all or nothing: the refusal puts the stopped clock back as well."""
+    session = Session("keep-alive", clock=FakeClock(), started=False)
+    with pytest.raises(AgencyViolation):
+        session.observe(RES, ka("MsgKeepAliveResponse"))
+    assert not session.started and session.deadline is None
+
+
+def test_sessions_start_at_creation_by_default() -> None:
+    clock = FakeClock(3)
+    session = Session("keep-alive", clock=clock)
+    assert session.started and session.deadline == 3 + 97.0
+
+
 def test_clocks() -> None:
     clock = FakeClock(5)
     assert clock.advance(2) == 7 == clock.now()

@@ -24,7 +24,7 @@ import pytest
 from conformance import wire
 from conformance.peer import handshake as hs
 from conformance.peer import keep_alive, peer_sharing, tx_submission
-from conformance.peer.agent import Action, BehaviourFactory, Finish, Send
+from conformance.peer.agent import Action, After, BehaviourFactory, Finish, Send
 from conformance.peer.block_fetch import BlockFetchClient
 from conformance.peer.chain_sync import ChainSyncClient
 from conformance.peer.defaults import default_behaviours
@@ -160,6 +160,53 @@ def test_the_reference_initiator_passes_every_initiator_case(tmp_path: Path, sca
     assert initiator["returncode"] == 0 and initiator["violations"] == [], initiator  # and the suite broke nothing
     ran = {r["case"] for r in run.records} - not_run
     assert initiator["connections"] >= len(ran) and initiator["ended"] == "stopped", initiator
+
+
+class LateFirstData:
+    """A chain-sync client that sends nothing for `delay` seconds, then one MsgFindIntersect: the first
+    data of its connection."""
+
+    protocol, side = "chain-sync", "initiator"
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def start(self) -> Sequence[Action]:
+        return [After(self.delay, "go")]
+
+    def on_message(self, message: Message) -> Sequence[Action]:
+        return []
+
+    def on_timer(self, token: str) -> Sequence[Action]:
+        return [Send(Message("chain-sync", "MsgFindIntersect", {"points": []}))]
+
+
+class LateKeepAlive(keep_alive.KeepAliveClient):
+    """Its first MsgKeepAlive `delay` seconds after the handshake, then one every `interval` seconds."""
+
+    def __init__(self, delay: float, interval: float) -> None:
+        super().__init__(interval)
+        self.delay = delay
+
+    def start(self) -> Sequence[Action]:
+        return [After(self.delay, "keep-alive")]
+
+
+def test_the_first_keepalive_is_timed_from_the_first_data_not_the_handshake(tmp_path: Path) -> None:
+    """First data 40 s after the handshake, the first MsgKeepAlive 88 s after that (128 s after the
+    handshake; scaled by 0.05): the node's keep-alive server starts at the first data (StartOnDemandAny),
+    so this initiator keeps StClient's 97 s and the case passes it."""
+    behaviours: Behaviours = {
+        ("chain-sync", "initiator"): lambda n: LateFirstData(40 * n.time_scale),
+        ("keep-alive", "initiator"): lambda n: LateKeepAlive(128 * n.time_scale, 10 * n.time_scale),
+    }
+    # not faulty: KA-TIME-01 is off only because our own initiator's clock runs from the handshake
+    initiator = faulty("KA-TIME-01", behaviours=behaviours)
+    run = run_with_faulty(tmp_path / "report", initiator, "-k", "keeps_asking")
+    assert run.returncode == 0, run.output
+    assert {(r["case"].split("::")[-1], r["outcome"]) for r in run.records} == {
+        ("test_client_keeps_asking_within_97_s", "passed")
+    }, run.records
 
 
 # -- initiators wrong in one way: each caught, by exactly the broken rule -------------------------------
