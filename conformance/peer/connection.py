@@ -9,9 +9,11 @@ handshake SDUs and raw bytes first, then one SDU per mini-protocol instance in t
 
 A MUST violation by the remote (mux, session, time limit) is recorded in `violations` and closes the
 connection, as the node does; handshake refusals are answered with MsgRefuse first (PROTOCOLS.md 4.3).
-Time limits count as the node's mux starts its mini-protocols: our initiators' Sessions from the handshake
-(`StartEagerly`), each of our responders' from its first inbound SDU (`StartOnDemand`: no limit on the
-remote's first message), keep-alive's from the first inbound SDU of any responder (`StartOnDemandAny`).
+Time limits count as the node's mux starts its responders: each of our responders' Sessions from its first
+inbound SDU (`StartOnDemand`: no limit on the remote's first message), keep-alive's from the first inbound
+SDU of any responder (`StartOnDemandAny`). Our initiators' Sessions mirror the remote's responders the same
+way, from the SDUs we send: their limits on our own agency are the ones the remote applies to us (the
+node's initiator threads start eagerly, but nothing times them before their first message).
 
 With `PeerConfig.handshake` False (a scenario that drives the handshake itself) the connection neither
 proposes nor answers: the script's handshake messages go through the handshake Session like any other,
@@ -226,6 +228,8 @@ class Connection:
             for sdu in self._raw_sdus.feed(raw):
                 if self._outgoing is None:
                     return
+                if self.negotiated is not None and sdu.mode == 0 and sdu.protocol != 0:
+                    self._start_on_demand(sdu.protocol, "initiator")
                 self._outgoing.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
                 self._outgoing.receive_data(sdu.payload)
                 while True:
@@ -363,7 +367,7 @@ class Connection:
                 self._remote_broke(violation)
                 return
             if self.negotiated is not None and sdu.mode == 0:  # data for one of our responders
-                self._start_on_demand(sdu.protocol)
+                self._start_on_demand(sdu.protocol, "responder")
             try:
                 self._demux.receive_data(header(sdu.timestamp, sdu.protocol, sdu.mode, len(sdu.payload)))
                 self._demux.receive_data(sdu.payload)
@@ -381,18 +385,21 @@ class Connection:
             if self._closing is not None:
                 return
 
-    def _start_on_demand(self, number: int) -> None:
-        """Inbound data for our responder of `number` starts its Session's clock and keep-alive's, as
-        `Network.Mux.monitor` starts the node's `StartOnDemand` and `StartOnDemandAny` responders."""
+    def _start_on_demand(self, number: int, side: str) -> None:
+        """Data from an initiator for mini-protocol `number` starts the responder's clock and keep-alive's,
+        as `Network.Mux.monitor` starts the node's `StartOnDemand` and `StartOnDemandAny` responders.
+        Inbound data starts our responder sessions (`side` "responder"); the data we send as initiator
+        starts the remote's, which our initiator sessions mirror (`side` "initiator"): their limits on our
+        own agency are the ones the remote applies to us."""
         for name in responders_started_by(self.mode, number):  # type: ignore[arg-type]
-            session = self._sessions.get((name, "responder"))
+            session = self._sessions.get((name, side))
             if session is not None:
                 session.start()
 
     def started(self, protocol: str, side: str | None = None) -> bool:
         """Whether the clock of the instance of `protocol` where we play `side` (default: our role) runs:
-        an initiator's from the handshake, a responder's from the inbound data that starts it (module
-        docstring). False before the handshake and for an instance that does not run."""
+        from the data, inbound for a responder and outbound for an initiator, that starts the responder
+        (module docstring). False before the handshake and for an instance that does not run."""
         session = self._sessions.get((protocol, side or self.role))
         return session is not None and session.started
 
@@ -597,7 +604,7 @@ class Connection:
                     time_scale=self.config.time_scale,
                     on_violation="record",
                     history_limit=HISTORY_KEPT,
-                    started=ours == "initiator" or name in hs.HANDSHAKES,  # responders: on demand
+                    started=name in hs.HANDSHAKES,  # the others on demand (`_start_on_demand`)
                     **options,
                 )
         return self._sessions[key]
@@ -676,6 +683,8 @@ class Connection:
         sent: Message | None = None
         checked: Message | None = None
         if session is not None:
+            if number != 0 and side == "initiator":
+                self._start_on_demand(number, "initiator")
             before, taken = len(session.violations), session.accepted
             session.observe(side, message)
             if session.accepted > taken:

@@ -2,8 +2,8 @@
 
 The node starts each responder mini-protocol at its first inbound data (StartOnDemand: no limit on the
 remote's first message) and keep-alive's at the first inbound data of any of them (StartOnDemandAny: from
-then StClient's 97 s count); its initiators start at once (StartEagerly). Our responder must follow the
-same rule, or it raises KA-TIME-01 against an initiator the node accepts.
+then StClient's 97 s count). Our responder must follow the same rule, or it raises KA-TIME-01 against an
+initiator the node accepts; our initiator's own checks mirror it from the data we send.
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ def test_the_first_keepalive_may_come_97_s_after_the_first_data_not_after_the_ha
             await asyncio.sleep(FIRST_DATA)
             await _first_chain_sync_message(client)
             await asyncio.sleep(SILENCE)
-            # unchecked: our own initiator's clock started at the handshake (StartEagerly), so our Session
-            # would refuse a first MsgKeepAlive this late; the responder's, which the node applies, did not
-            await client.send(KA, Message(KA, "MsgKeepAlive", {"cookie": 9}), check=False)
+            # checked: our own initiator Session mirrors the remote's clock, so it does not refuse this send
+            await client.send(KA, Message(KA, "MsgKeepAlive", {"cookie": 9}))
             answer = await client.receive(KA, timeout=5)
             assert answer.name == "MsgKeepAliveResponse" and answer.fields["cookie"] == 9
             ours = await server_side(server)
@@ -104,9 +103,10 @@ def test_only_the_protocol_that_got_data_and_keepalive_start() -> None:
     run(go())
 
 
-def test_initiator_clocks_start_at_the_handshake() -> None:
-    """Our initiators start eagerly (StartEagerly): their clocks run from the handshake, before any data;
-    on a duplex connection our responders still wait for data."""
+def test_initiator_clocks_start_with_the_data_we_send() -> None:
+    """Our initiator Sessions mirror the remote's responders: nothing runs after the handshake; our first
+    chain-sync message starts chain-sync's and keep-alive's (StartOnDemandAny), no other; on a duplex
+    connection our responders still wait for the remote's data."""
 
     async def go() -> None:
         every = default_behaviours("node-to-node", "responder")
@@ -115,7 +115,11 @@ def test_initiator_clocks_start_at_the_handshake() -> None:
             client = await scripted(server, time_scale=SCALE, initiator_only=False)
             assert client.duplex
             for protocol in (CS, KA, "block-fetch", "tx-submission2"):
-                assert protocol in TABLES and client.started(protocol, "initiator"), protocol
+                assert protocol in TABLES and not client.started(protocol, "initiator"), protocol
+            await _first_chain_sync_message(client)
+            assert client.started(CS, "initiator") and client.started(KA, "initiator")
+            assert not client.started("block-fetch", "initiator") and not client.started("tx-submission2", "initiator")
+            for protocol in (CS, KA, "block-fetch", "tx-submission2"):
                 assert not client.started(protocol, "responder"), protocol
             await client.close()
 
