@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 SKIPPED_WHEN_COPYING = shutil.ignore_patterns(
     ".venv", ".git", ".tox", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", ".benchmarks",
+    "node_modules",
     "*.so",  # the editable install's build of the native scanner: the wheel must compile its own
 )
 
