@@ -29,12 +29,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cbor2
-
-from conformance.wire.cardano import BYRON_K, BlockInfo, ChainPoint, blake2b_256, block_info, header_point
+from conformance.wire.cardano import (
+    BYRON_K,
+    BlockInfo,
+    ChainPoint,
+    blake2b_256,
+    block_info,
+    header_point,
+    read_checked,
+)
 from conformance.wire.cbor import (
-    NOT_KEPT,
-    OPAQUE_TAGS,
     EncodedBytes,
     Map,
     Tag,
@@ -42,7 +46,6 @@ from conformance.wire.cbor import (
     decode_item,
     encode_item,
     spans_of,
-    value_of,
     vouch,
 )
 from conformance.wire.errors import DecodeError
@@ -188,9 +191,7 @@ def block_body_problem(block_content: bytes) -> str | None:
 
 def _shelley_header_fields(header: bytes) -> tuple[int, int, bytes | None, int, bytes] | None:
     """(block number, slot, prev hash, body size, body hash) of a Shelley-or-later header, or None."""
-    item = value_of(header)  # decoded already by the tag-24 check of the message that carried it
-    if item is NOT_KEPT:
-        item = cbor2.loads(header, semantic_decoders=OPAQUE_TAGS)
+    item = read_checked(header)  # often decoded already by the tag-24 check of the message that carried it
     body = item[0] if isinstance(item, list) and len(item) == 2 and isinstance(item[0], list) else None
     if body is None or len(body) not in (10, 15):
         return None

@@ -9,7 +9,6 @@ the `Negotiated` value the connection hands to every factory of that connection.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from .agent import BehaviourFactory, Negotiated
@@ -69,7 +68,7 @@ def follow_chain(
         ("local-chain-sync", "initiator"): lambda n: LocalChainSyncClient(n, headers=headers, depth=depth, **client),
     }
     if fetch:
-        # two ranges requested at once, as the node pipelines its requests: the server never waits for us
-        fetcher = partial(BlockFetchClient, range_size=range_size, in_flight=FETCH_IN_FLIGHT)
-        roles[("block-fetch", "initiator")] = lambda n: fetcher(followed(n), n)
+        roles[("block-fetch", "initiator")] = lambda n: BlockFetchClient(
+            followed(n), n, range_size=range_size, in_flight=FETCH_IN_FLIGHT
+        )
     return roles

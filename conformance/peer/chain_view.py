@@ -27,7 +27,7 @@ class StoreView:
         return None if index is None or index < 0 else self.chain.block_no(index)
 
     def era_at(self, point: ChainPoint | None) -> int:
-        index = self.chain.index_of(point) if point is not None else None
+        index = self.chain.index_of(point)  # -1 for the origin
         if index is None or index < 0:  # the origin (or a point no longer on the chain): where it starts
             return self.chain.era_index(0) if len(self.chain) else 0
         return self.chain.era_index(index)

@@ -569,7 +569,7 @@ class Connection:
         self._outgoing = demultiplexer_for(self.mode, data)  # type: ignore[arg-type]
         self._event("negotiated", f"version {version}", version=version, version_data=dict(data))
         for protocol in bundle(self.mode, data).values():  # type: ignore[arg-type]
-            for side in self._sides():  # initiators' clocks run from now, responders' wait for data
+            for side in self._sides():  # created now; their clocks wait for the data that starts them
                 self._session(protocol.name, side)
         self._set_handshake(self.negotiated)
         if self.config.behaviours:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,12 +157,10 @@ def check_well_formed(data: bytes) -> None:
 
 
 def _checked_spans(data: bytes) -> Spans | None:
-    """The spans of `data` when it is one definite-length array, every element of which cbor2 accepts and
+    """The spans of `data` when it is one definite-length array, every element of which is well-formed and
     which ends exactly at the end of `data`; None otherwise (the caller then judges it the general way)."""
-    stream = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
     try:
-        found = _array_spans(data, 0, stream, decoder, levels=2, enclosing=0)
+        found = _array_spans(data, 0, _element_ends(data), levels=2, enclosing=0, most=SPANNED_AT_MOST)
     except Exception:  # noqa: BLE001 - any refusal: the general path gives the verdict and the place
         return None
     if found is None or found[0] != len(data):
@@ -169,67 +168,71 @@ def _checked_spans(data: bytes) -> Spans | None:
     return found[1]
 
 
+ElementEnd = Callable[[int, int], int]
+"""(start, enclosing) -> where the well-formed item at `start`, inside `enclosing` containers (they count
+against MAX_DEPTH), ends; raises (any exception) when it is not one."""
+
+
+def _element_ends(data: bytes) -> ElementEnd:
+    """The native scanner over `data`, else cbor2's decoder on a stream of it. cbor2's own depth bound is
+    lower than ours, so a deep element it refuses goes to the general path, which judges the whole."""
+    native = _native
+    if native is not None:
+
+        def native_end(start: int, enclosing: int) -> int:
+            end: int = native.item_end(data, start, enclosing)
+            if end < 0:
+                raise MalformedCbor("a well-formed item", offset=start)
+            return end
+
+        return native_end
+    stream = io.BytesIO(data)
+    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
+
+    def cbor2_end(start: int, enclosing: int) -> int:
+        stream.seek(start)
+        decoder.decode()
+        return stream.tell()
+
+    return cbor2_end
+
+
 def _array_spans(
-    data: bytes, pos: int, stream: io.BytesIO, decoder: Any, levels: int, enclosing: int
+    data: bytes, pos: int, end_of: ElementEnd, levels: int, enclosing: int, most: int | None
 ) -> tuple[int, Spans] | None:
     """(end, spans) of the definite-length array at `pos`, inside `enclosing` arrays, each element checked
-    (natively, else by cbor2); None when the item at `pos` is not such an array."""
+    by `end_of`, `levels` deep; None when the item at `pos` is not such an array of at most `most` elements."""
     initial = data[pos]
     info = initial & 0x1F
     if initial >> 5 != 4 or info > 27:
         return None
     count, _, start = read_argument(data, pos, info)
-    if count > SPANNED_AT_MOST:
-        return None
     if count > len(data) - start:  # every element takes a byte at least
         raise MalformedCbor("an array claims more elements than there are bytes", offset=pos)
+    if most is not None and count > most:
+        return None
     items: list[tuple[int, int]] = []
     inner: dict[int, tuple[tuple[int, int], ...]] = {}
     for index in range(count):
-        nested = _array_spans(data, start, stream, decoder, levels - 1, enclosing + 1) if levels > 1 else None
+        nested = _array_spans(data, start, end_of, levels - 1, enclosing + 1, most) if levels > 1 else None
         if nested is not None:
             end, spans = nested
             inner[index] = spans.items
         else:
-            end = _element_end(data, start, enclosing + 1, stream, decoder)
+            end = end_of(start, enclosing + 1)
         items.append((start, end))
         start = end
     return start, Spans(tuple(items), inner)
-
-
-def _element_end(data: bytes, start: int, enclosing: int, stream: io.BytesIO, decoder: Any) -> int:
-    """Where the well-formed item at `start`, inside `enclosing` containers (they count against MAX_DEPTH),
-    ends; raises (any exception) when it is not one. cbor2's own depth bound is lower than ours, so a deep
-    element it refuses goes to the general path, which judges the whole payload."""
-    if _native is not None:
-        end: int = _native.item_end(data, start, enclosing)
-        if end < 0:
-            raise MalformedCbor("a well-formed item", offset=start)
-        return end
-    stream.seek(start)
-    decoder.decode()
-    return stream.tell()
 
 
 def array_spans(data: bytes, pos: int, enclosing: int = 0) -> list[tuple[int, int]]:
     """Start and end offsets of the elements of the definite-length array at `pos` (inside `enclosing`
     containers), each element checked; raises ValueError or the DecodeError family when there is no such
     array or an element is ill-formed."""
-    initial = data[pos]
-    info = initial & 0x1F
-    if initial >> 5 != 4 or info > 27:
+    found = _array_spans(data, pos, _element_ends(data), levels=1, enclosing=enclosing, most=None)
+    if found is None:
         raise ValueError("not a definite-length array")
-    count, _, start = read_argument(data, pos, info)
-    if count > len(data) - start:
-        raise MalformedCbor("an array claims more elements than there are bytes", offset=pos)
-    stream = io.BytesIO(data)
-    decoder = cbor2.CBORDecoder(stream, semantic_decoders=OPAQUE_TAGS)
-    spans = []
-    for _ in range(count):
-        end = _element_end(data, start, enclosing + 1, stream, decoder)
-        spans.append((start, end))
-        start = end
-    return spans
+    return list(found[1].items)
 
 
 def scan_item(data: bytes, pos: int = 0) -> int:
